@@ -1,0 +1,30 @@
+# fxcheck — developer and user entry points.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+$(BIN)/fxcheck: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU build; an unpinned resolve would pull gigabytes of CUDA packages
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/fxcheck
+
+demo: install
+	-$(BIN)/fxcheck trace samples/fx104_clip_scaled_gradients.py --steps 6
+	$(BIN)/fxcheck trace samples/clean_amp_accumulation.py --steps 8
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,5 @@
+"""`python -m fxcheck` entry point."""
+
+from fxcheck.cli import main
+
+main()

@@ -1,0 +1,433 @@
+"""Reversible hooks on torch's training API; each reports an event to the recorder.
+
+Every patch is recorded with its original and undone by ``uninstall``. Wrappers call the
+original exactly as given, so what the user's script computes is unchanged; a call that
+raises is recorded with the error and the error goes on to the user's script untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from typing import Any, Callable
+
+import torch
+from torch.optim import lr_scheduler
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.utils.data import DataLoader
+
+from fxcheck import events as ev
+from fxcheck.capture import gradstate as gs
+from fxcheck.capture.loaders import LoaderTracker
+from fxcheck.capture.looptracer import LoopTracer
+from fxcheck.capture.recorder import Recorder, StopRun
+from fxcheck.events import Site
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _floats(values: Any) -> Any:
+    try:
+        return float(values)
+    except (TypeError, ValueError):
+        return None
+
+
+class Hooks:
+    """Installs the torch API hooks for one run."""
+
+    def __init__(self, rec: Recorder, tracer: LoopTracer) -> None:
+        self.rec = rec
+        self.tracer = tracer
+        self.grads = gs.GradState()
+        self.loaders = LoaderTracker(rec)
+        self._undo: list[Callable[[], None]] = []
+        self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
+        self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
+        self._scaled: weakref.WeakValueDictionary[int, torch.Tensor] = weakref.WeakValueDictionary()
+        self._depth: dict[str, int] = {"clip": 0, "sched": 0, "sched_init": 0, "train": 0}
+
+    # -- patching --------------------------------------------------------------------------
+    def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        setattr(owner, name, functools.wraps(original)(make(original)))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def install(self) -> None:
+        self._hook_optimizers()
+        self._hook_backward()
+        self._hook_scaler()
+        self._hook_clip()
+        self._hook_schedulers()
+        self._hook_loaders()
+        self._hook_modules()
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    # -- gradient observation ---------------------------------------------------------------
+    def _observe(self, cause: str) -> None:
+        """Look at the gradients; record clearings and hand-made gradients found since the last look."""
+        edit = self.tracer.take_grad_edit()
+        seq = len(self.rec.events)
+        touched, cleared = self.grads.observe(seq, cause)
+        if cause in (gs.BACKWARD, gs.KNOWN_SCALING, gs.CLEARING_API) or not (touched or cleared):
+            return
+        site = self.rec.site() if edit is None else Site(self.rec._show(edit[0]), edit[1], None)
+        if cleared:
+            self.rec.emit(ev.GRAD_CLEAR, None, site, via="state", cleared=cleared)
+        if touched:
+            self.rec.emit(ev.GRAD_SET, None, site, touched=touched)
+
+    def _optimizer_key(self, opt: Any) -> str:
+        key = self.rec.key_of(opt)
+        if key is None:  # built before capture began
+            key = self._register_optimizer(opt)
+        return key
+
+    def _register_optimizer(self, opt: Any) -> str:
+        defaults = getattr(opt, "defaults", {}) or {}
+        n = sum(len(g["params"]) for g in opt.param_groups)
+        key = self.rec.register(opt, ev.OPTIMIZER, {"lr": _floats(defaults.get("lr")), "params": n})
+        self.grads.add_optimizer(key, opt)
+        return key
+
+    # -- optimizers --------------------------------------------------------------------------
+    def _hook_optimizers(self) -> None:
+        hooks = self
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                hooks._register_optimizer(self)
+
+            return __init__
+
+        self._patch(torch.optim.Optimizer, "__init__", make_init)
+
+        pre = register_optimizer_step_pre_hook(self._before_step)
+        post = register_optimizer_step_post_hook(self._after_step)
+        self._undo.append(pre.remove)
+        self._undo.append(post.remove)
+
+        def make_zero_grad(original: Any) -> Any:
+            def zero_grad(self: Any, set_to_none: bool = True) -> None:
+                hooks.rec.check_stopped()
+                original(self, set_to_none)
+                hooks._cleared_by("optimizer.zero_grad", hooks._optimizer_key(self), set_to_none)
+
+            return zero_grad
+
+        self._patch(torch.optim.Optimizer, "zero_grad", make_zero_grad)
+
+    def _cleared_by(self, via: str, obj: str | None, set_to_none: bool) -> None:
+        self.tracer.take_grad_edit()
+        seq = len(self.rec.events)
+        _, cleared = self.grads.observe(seq, gs.CLEARING_API)
+        self.rec.emit(ev.GRAD_CLEAR, obj, via=via, set_to_none=bool(set_to_none), cleared=cleared)
+
+    def _before_step(self, opt: Any, args: Any, kwargs: Any) -> None:
+        self.rec.check_stopped()
+        key = self._optimizer_key(opt)
+        self._observe(gs.UNEXPLAINED)
+        self._steps.append((key, self.grads.cycle_facts(key), self.rec.backward_count))
+
+    def _after_step(self, opt: Any, args: Any, kwargs: Any) -> None:
+        key, before, backwards = self._steps.pop()
+        self.grads.observe(len(self.rec.events), gs.KNOWN_SCALING)
+        closure = self.rec.backward_count > backwards  # backward ran inside step(), e.g. LBFGS
+        facts = self.grads.cycle_facts(key) if closure else before
+        event = self.rec.emit(
+            ev.OPTIMIZER_STEP, key,
+            via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
+            fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared=facts["cleared"],
+            params=facts["params"],
+        )
+        self._stepped(key, event.seq)
+
+    def _stepped(self, key: str, seq: int) -> None:
+        self.grads.last_step[key] = seq
+        self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
+
+    # -- backward ------------------------------------------------------------------------------
+    def _hook_backward(self) -> None:
+        hooks = self
+
+        def make(original: Any) -> Any:
+            def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+                hooks.loaders.note_backward()
+                hooks.rec.on_backward()
+                hooks._observe(gs.UNEXPLAINED)
+                inside = hooks._steps[-1][0] if hooks._steps else None
+                event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside)
+                hooks.rec.backward_count += 1
+                try:
+                    return original(tensors, *args, **kwargs)
+                except BaseException as exc:
+                    event.data["raised"] = _error(exc)
+                    raise
+                finally:
+                    touched, _ = hooks.grads.observe(event.seq, gs.BACKWARD)
+                    event.data["touched"] = touched
+
+            return backward
+
+        self._patch(torch.autograd, "backward", make)
+
+    def _is_scaled(self, tensors: Any) -> bool:
+        """Was the tensor given to backward produced by an enabled GradScaler's scale()?"""
+        if not self._scaled:
+            return False
+        items = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors or ())
+        scaled_fns = None
+        for t in items:
+            if not isinstance(t, torch.Tensor):
+                continue
+            if self._scaled.get(id(t)) is t:
+                return True
+            if scaled_fns is None:
+                scaled_fns = {id(s.grad_fn) for s in self._scaled.values() if s.grad_fn is not None}
+            # a loss derived from a scaled one (e.g. `scaler.scale(loss) / accum`): a short walk up autograd
+            frontier, depth = [t.grad_fn], 0
+            while frontier and depth < 4:
+                if any(id(fn) in scaled_fns for fn in frontier if fn is not None):
+                    return True
+                frontier = [nxt for fn in frontier if fn is not None for nxt, _ in fn.next_functions]
+                depth += 1
+        return False
+
+    # -- GradScaler ----------------------------------------------------------------------------
+    def _hook_scaler(self) -> None:
+        hooks = self
+        rec = self.rec
+        cls = torch.amp.GradScaler
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                attrs = {"enabled": bool(self.is_enabled()), "device": str(getattr(self, "_device", "")),
+                         "init_scale": _floats(getattr(self, "_init_scale", None))}
+                rec.register(self, ev.SCALER, attrs)
+
+            return __init__
+
+        def make_scale(original: Any) -> Any:
+            def scale(self: Any, outputs: Any) -> Any:
+                rec.check_stopped()
+                result = original(self, outputs)
+                if self.is_enabled():
+                    for t in result if isinstance(result, (list, tuple)) else [result]:
+                        if isinstance(t, torch.Tensor):
+                            hooks._scaled[id(t)] = t
+                rec.emit(ev.SCALER_SCALE, rec.key_of(self), enabled=bool(self.is_enabled()))
+                return result
+
+            return scale
+
+        def make_unscale(original: Any) -> Any:
+            def unscale_(self: Any, optimizer: Any) -> None:
+                rec.check_stopped()
+                data = {"optimizer": hooks._optimizer_key(optimizer), "internal": id(optimizer) in hooks._scaler_stepping}
+                hooks._call(ev.SCALER_UNSCALE, rec.key_of(self), data, original, self, optimizer)
+                hooks.grads.observe(len(rec.events), gs.KNOWN_SCALING)
+
+            return unscale_
+
+        def make_step(original: Any) -> Any:
+            def step(self: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+                rec.check_stopped()
+                okey = hooks._optimizer_key(optimizer)
+                before = rec.step_calls.get(okey, 0)
+                hooks._scaler_stepping[id(optimizer)] = rec.key_of(self) or "scaler"
+                data: dict[str, Any] = {"optimizer": okey, "enabled": bool(self.is_enabled())}
+                try:
+                    result = hooks._call(ev.SCALER_STEP, rec.key_of(self), data, original, self, optimizer, *args, **kwargs)
+                finally:
+                    hooks._scaler_stepping.pop(id(optimizer), None)
+                skipped = rec.step_calls.get(okey, 0) == before
+                data["skipped"] = skipped
+                if skipped:  # inf/NaN gradients: the cycle ends without an update of the weights
+                    hooks._stepped(okey, len(rec.events) - 1)
+                return result
+
+            return step
+
+        def make_update(original: Any) -> Any:
+            def update(self: Any, new_scale: Any = None) -> None:
+                rec.check_stopped()
+                data = {"scale_before": hooks._scale_of(self)}
+                hooks._call(ev.SCALER_UPDATE, rec.key_of(self), data, original, self, new_scale,
+                            after=lambda: {"scale_after": hooks._scale_of(self)})
+
+            return update
+
+        self._patch(cls, "__init__", make_init)
+        self._patch(cls, "scale", make_scale)
+        self._patch(cls, "unscale_", make_unscale)
+        self._patch(cls, "step", make_step)
+        self._patch(cls, "update", make_update)
+
+    @staticmethod
+    def _scale_of(scaler: Any) -> float | None:
+        if not scaler.is_enabled():
+            return None
+        return _floats(scaler.get_scale())
+
+    def _call(self, kind: str, obj: str | None, data: dict[str, Any], fn: Callable, *args: Any,
+              after: Callable[[], dict[str, Any]] | None = None, **kwargs: Any) -> Any:
+        """Call an original API function, then record its event (with the error if it raised)."""
+        try:
+            result = fn(*args, **kwargs)
+        except StopRun:
+            raise
+        except BaseException as exc:
+            data["raised"] = _error(exc)
+            self.rec.emit(kind, obj, **data)
+            raise
+        if after is not None:
+            data.update(after())
+        self.rec.emit(kind, obj, **data)
+        return result
+
+    # -- gradient clipping -----------------------------------------------------------------
+    def _hook_clip(self) -> None:
+        hooks = self
+        utils = torch.nn.utils
+        clip_module = utils.clip_grad
+
+        def make(original: Any) -> Any:
+            name = original.__name__.lstrip("_")
+
+            def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
+                if hooks._depth["clip"]:
+                    return original(parameters, *args, **kwargs)
+                hooks.rec.check_stopped()
+                params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+                hooks._observe(gs.UNEXPLAINED)
+                limit = args[0] if args else next(iter(kwargs.values()), None)
+                data = {"function": name, "optimizers": hooks.grads.owners(params), "limit": _floats(limit)}
+                hooks._depth["clip"] += 1
+                try:
+                    return hooks._call(ev.CLIP, None, data, original, params, *args, **kwargs)
+                finally:
+                    hooks._depth["clip"] -= 1
+                    hooks.grads.observe(len(hooks.rec.events), gs.KNOWN_SCALING)
+
+            return clip
+
+        for module in (utils, clip_module):
+            for name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_"):
+                if name in vars(module):
+                    self._patch(module, name, make)
+
+    # -- LR schedulers -----------------------------------------------------------------------
+    def _hook_schedulers(self) -> None:
+        hooks = self
+        rec = self.rec
+        classes = {c for c in vars(lr_scheduler).values()
+                   if inspect.isclass(c) and issubclass(c, lr_scheduler.LRScheduler)}
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                hooks._depth["sched_init"] += 1
+                try:
+                    original(self, *args, **kwargs)
+                finally:
+                    hooks._depth["sched_init"] -= 1
+                if not hooks._depth["sched_init"]:
+                    opt = getattr(self, "optimizer", None)
+                    rec.register(self, ev.SCHEDULER, {"optimizer": rec.key_of(opt) if opt is not None else None})
+
+            return __init__
+
+        def make_step(original: Any) -> Any:
+            def step(self: Any, *args: Any, **kwargs: Any) -> Any:
+                if hooks._depth["sched"] or hooks._depth["sched_init"]:
+                    return original(self, *args, **kwargs)  # nested (chained schedulers) or the constructor's own step
+                rec.check_stopped()
+                opt = getattr(self, "optimizer", None)
+                okey = rec.key_of(opt) if opt is not None else None
+                hooks._depth["sched"] += 1
+                try:
+                    return hooks._call(ev.SCHEDULER_STEP, rec.key_of(self), {"optimizer": okey}, original, self,
+                                       *args, after=lambda: {"lr": _lrs(opt)}, **kwargs)
+                finally:
+                    hooks._depth["sched"] -= 1
+
+            return step
+
+        for cls in classes:
+            if "__init__" in cls.__dict__:
+                self._patch(cls, "__init__", make_init)
+            if "step" in cls.__dict__:
+                self._patch(cls, "step", make_step)
+
+    # -- DataLoader ------------------------------------------------------------------------------
+    def _hook_loaders(self) -> None:
+        tracker = self.loaders
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                tracker.created(self)
+
+            return __init__
+
+        def make_iter(original: Any) -> Any:
+            def __iter__(self: Any) -> Any:
+                tracker.before_pass(self)
+                return tracker.start_pass(self, original(self))
+
+            return __iter__
+
+        def make_len(original: Any) -> Any:
+            def __len__(self: Any) -> int:
+                return tracker.length(self, original(self))
+
+            return __len__
+
+        self._patch(DataLoader, "__init__", make_init)
+        self._patch(DataLoader, "__iter__", make_iter)
+        self._patch(DataLoader, "__len__", make_len)
+
+    # -- modules ---------------------------------------------------------------------------------
+    def _hook_modules(self) -> None:
+        hooks = self
+        rec = self.rec
+
+        def make_train(original: Any) -> Any:
+            def train(self: Any, mode: bool = True) -> Any:
+                if hooks._depth["train"]:
+                    return original(self, mode)  # children of the module being switched
+                hooks._depth["train"] += 1
+                try:
+                    result = original(self, mode)
+                finally:
+                    hooks._depth["train"] -= 1
+                key = rec.key_of(self) or rec.register(self, ev.MODEL, {})
+                rec.emit(ev.MODULE_MODE, key, training=bool(mode))
+                return result
+
+            return train
+
+        def make_zero_grad(original: Any) -> Any:
+            def zero_grad(self: Any, set_to_none: bool = True) -> None:
+                rec.check_stopped()
+                original(self, set_to_none)
+                key = rec.key_of(self) or rec.register(self, ev.MODEL, {})
+                hooks._cleared_by("module.zero_grad", key, set_to_none)
+
+            return zero_grad
+
+        self._patch(torch.nn.Module, "train", make_train)
+        self._patch(torch.nn.Module, "zero_grad", make_zero_grad)
+
+
+def _lrs(opt: Any) -> list[float | None]:
+    if opt is None:
+        return []
+    return [_floats(g.get("lr")) for g in opt.param_groups]

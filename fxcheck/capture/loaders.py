@@ -1,0 +1,174 @@
+"""DataLoader passes: which loader trains, cutting passes to --steps / --val-steps, epochs.
+
+A loader's role is learnt from what the script does with it: a pass during which a backward
+runs is a training pass; once a loader has trained it stays a training loader. While a pass's
+role is still unknown it is cut like an evaluation pass unless a backward shows up by then.
+``len(loader)`` always agrees with what the next (or current) pass will yield, so a loop that
+tests ``i + 1 == len(loader)`` sees its last batch.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from torch.utils.data import DataLoader, RandomSampler
+
+from fxcheck import events as ev
+from fxcheck.capture.recorder import Recorder
+from fxcheck.events import Event
+
+
+@dataclass
+class _Pass:
+    event: Event  # the loader.pass event; its data is completed as the pass goes on
+    cut: int | None  # batches this pass may yield; None until its role is known
+    yielded: int = 0
+    training: bool = False
+    active: bool = True
+
+
+@dataclass
+class _Loader:
+    key: str
+    guess_train: bool  # the role assumed when len() is asked before any pass has told
+    role: str | None = None  # "train" | "eval"
+    promised: int | None = None  # a cut already answered by len() for the next pass
+    passes: int = 0
+    current: _Pass | None = None
+
+
+class LoaderTracker:
+    """State of every DataLoader of the run, keyed by id."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self._loaders: dict[int, _Loader] = {}
+        self._active: list[_Pass] = []
+
+    def _cut_for(self, st: _Loader) -> int:
+        limits = self.rec.limits
+        train = st.role == "train" or (st.role is None and st.guess_train)
+        return limits.steps if train else limits.val_steps
+
+    def created(self, loader: DataLoader) -> None:
+        shuffled = isinstance(getattr(loader, "sampler", None), RandomSampler) or bool(
+            getattr(getattr(loader, "sampler", None), "shuffle", False)
+        )
+        first = not self._loaders
+        attrs = {"batch_size": loader.batch_size, "shuffle": shuffled, "drop_last": bool(loader.drop_last)}
+        try:
+            attrs["length"] = _real_len(loader)
+        except TypeError:
+            attrs["length"] = None
+        key = self.rec.register(loader, ev.LOADER, attrs)
+        self._loaders[id(loader)] = _Loader(key, guess_train=shuffled or bool(loader.drop_last) or first)
+        weakref.finalize(loader, self._loaders.pop, id(loader), None)
+
+    def length(self, loader: DataLoader, real: int) -> int:
+        st = self._loaders.get(id(loader))
+        if st is None:
+            return real
+        cur = st.current
+        if cur is not None and cur.active:
+            if cur.cut is None:
+                cur.cut = self._cut_for(st)
+            return min(real, cur.cut)
+        if st.promised is None:
+            st.promised = self._cut_for(st)
+        return min(real, st.promised)
+
+    def start_pass(self, loader: DataLoader, inner: Iterator) -> Iterator:
+        st = self._loaders.get(id(loader))
+        if st is None:
+            return inner
+        if st.current is not None:
+            self._finish(st.current)
+        cut = st.promised if st.promised is not None else (self._cut_for(st) if st.role else None)
+        st.promised = None
+        try:
+            length: int | None = _real_len(loader)
+        except TypeError:
+            length = None
+        event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0)
+        st.passes += 1
+        p = _Pass(event, cut)
+        st.current = p
+        self._active.append(p)
+        return _CutIterator(self, st, p, inner)
+
+    def before_pass(self, loader: DataLoader) -> None:
+        """Called before a pass starts: it may end the run (epoch E+1)."""
+        st = self._loaders.get(id(loader))
+        if st is not None:
+            self.rec.on_pass_start(st.key, training=st.role == "train")
+
+    def note_backward(self) -> None:
+        """A backward is about to run: every active pass is a training pass."""
+        for p in self._active:
+            if p.active and not p.training:
+                p.training = True
+                p.event.data["training"] = True
+                key = p.event.obj
+                st = next((s for s in self._loaders.values() if s.key == key), None)
+                if st is not None:
+                    st.role = "train"
+                if key not in self.rec.train_loaders:
+                    self.rec.train_loaders.append(key)
+                self.rec.train_passes[key] = self.rec.train_passes.get(key, 0) + 1
+
+    def next_batch(self, st: _Loader, p: _Pass, inner: Iterator) -> Any:
+        self.rec.check_stopped()
+        if p.cut is None and p.yielded >= self.rec.limits.val_steps:
+            # role still unknown: it trains if a backward ran during this pass
+            p.cut = self.rec.limits.steps if p.training else self.rec.limits.val_steps
+            if not p.training and st.role is None:
+                st.role = "eval"
+        if p.cut is not None and p.yielded >= p.cut:
+            self._finish(p)
+            raise StopIteration
+        try:
+            batch = next(inner)
+        except StopIteration:
+            self._finish(p)
+            raise
+        p.yielded += 1
+        p.event.data["batches"] = p.yielded
+        self.rec.emit(ev.LOADER_BATCH, st.key, index=p.yielded - 1)
+        return batch
+
+    def _finish(self, p: _Pass) -> None:
+        if p.active:
+            p.active = False
+            self._active.remove(p)
+
+
+class _CutIterator:
+    """Wraps a DataLoader iterator; yields at most the pass's cut."""
+
+    def __init__(self, tracker: LoaderTracker, st: _Loader, p: _Pass, inner: Iterator) -> None:
+        self._tracker, self._st, self._pass, self._inner = tracker, st, p, inner
+        # an iterator dropped half-way (e.g. `next(iter(loader))`) ends its pass
+        weakref.finalize(self, tracker._finish, p)
+
+    def __iter__(self) -> "_CutIterator":
+        return self
+
+    def __next__(self) -> Any:
+        return self._tracker.next_batch(self._st, self._pass, self._inner)
+
+    def __len__(self) -> int:
+        if self._pass.cut is None:
+            self._pass.cut = self._tracker._cut_for(self._st)
+        return min(len(self._inner), self._pass.cut)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _real_len(loader: DataLoader) -> int:
+    return _ORIGINAL_LEN(loader)
+
+
+_ORIGINAL_LEN = DataLoader.__len__

@@ -1,0 +1,162 @@
+"""sys.settrace loop tracer: line events in the user's own files only, loop heads counted.
+
+Besides loop heads it notes the latest statement that edits a ``.grad`` by hand, so a
+clearing seen only from state can still be pinned to the user's line.
+
+This is the hot path: every Python call of the traced program passes through ``_global``.
+It imports nothing beyond the standard library, decides "is this the user's file?" once per
+file name, and returns no local tracer for any other frame, so those frames cost one
+dictionary lookup at call time and nothing per line.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import sysconfig
+from collections import Counter
+from typing import Any, Callable
+
+TraceFn = Callable[[Any, str, Any], Any]
+
+
+def _excluded_roots() -> tuple[str, ...]:
+    """Folders whose files are never the user's: the interpreter, site-packages, fxcheck itself."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(name)
+        if path:
+            roots.add(path)
+    roots.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the fxcheck package
+    return tuple(sorted(os.path.realpath(r) + os.sep for r in roots if r))
+
+
+LOOP_HEAD = 0  # a `for`/`while` statement
+GRAD_EDIT = 1  # a statement that assigns, deletes or zeroes a `.grad` (e.g. `p.grad = None`)
+_GRAD_EDITS = {"zero_", "fill_", "detach_", "mul_", "copy_"}
+
+
+def _mentions_grad(node: ast.AST) -> bool:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute) and node.attr == "grad":
+            return True
+        node = node.value
+    return False
+
+
+def marked_lines(path: str) -> dict[int, int]:
+    """Lines of a Python file worth a look when they run: loop heads and gradient edits."""
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    marks: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            marks[node.lineno] = LOOP_HEAD
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            if any(_mentions_grad(t) for t in targets):
+                marks.setdefault(node.lineno, GRAD_EDIT)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in _GRAD_EDITS and _mentions_grad(node.func.value):
+                marks.setdefault(node.lineno, GRAD_EDIT)
+    return marks
+
+
+class LoopTracer:
+    """Traces the user's files: counts how often each loop head runs; tells user frames apart."""
+
+    def __init__(self, user_roots: list[str]) -> None:
+        self.user_roots = tuple(os.path.realpath(r).rstrip(os.sep) + os.sep for r in user_roots)
+        self._excluded = _excluded_roots()
+        # file name -> local tracer for user files, None for everything else (the per-file cache)
+        self._file_tracer: dict[str, TraceFn | None] = {}
+        self.loop_hits: Counter[tuple[str, int]] = Counter()
+        # the latest gradient edit that ran in the user's files: (file name, line), taken by the hooks
+        self.last_grad_edit: tuple[str, int] | None = None
+        self._prev: TraceFn | None = None
+        self._installed = False
+
+    # -- deciding which files are the user's -------------------------------------------------
+    def is_user_file(self, filename: str) -> bool:
+        try:
+            return self._file_tracer[filename] is not None
+        except KeyError:
+            return self._decide(filename) is not None
+
+    def _decide(self, filename: str) -> TraceFn | None:
+        tracer: TraceFn | None = None
+        if not filename.startswith("<"):
+            real = os.path.realpath(filename)
+            inside = real.startswith(self.user_roots)
+            excluded = any(real.startswith(root) for root in self._excluded)
+            vendored = "site-packages" in real or "dist-packages" in real
+            if inside and not excluded and not vendored:
+                tracer = self._make_local(filename, marked_lines(real))
+        self._file_tracer[filename] = tracer
+        return tracer
+
+    def _make_local(self, filename: str, marks: dict[int, int]) -> TraceFn:
+        hits = self.loop_hits
+        get = marks.get
+
+        def local(frame: Any, event: str, arg: Any) -> TraceFn:
+            if event == "line":
+                mark = get(frame.f_lineno)
+                if mark is not None:
+                    if mark == LOOP_HEAD:
+                        hits[(filename, frame.f_lineno)] += 1
+                    else:
+                        self.last_grad_edit = (filename, frame.f_lineno)
+            return local
+
+        return local
+
+    # -- the global trace function ------------------------------------------------------------
+    def _global(self, frame: Any, event: str, arg: Any) -> TraceFn | None:
+        filename = frame.f_code.co_filename
+        try:
+            mine = self._file_tracer[filename]
+        except KeyError:
+            mine = self._decide(filename)
+        prev = self._prev
+        if prev is None:
+            return mine
+        theirs = prev(frame, event, arg)
+        if theirs is None:
+            return mine
+        if mine is None:
+            return theirs
+        return _chain(mine, theirs)
+
+    def start(self) -> None:
+        """Install, chaining with any tracer already there (e.g. coverage)."""
+        self._prev = sys.gettrace()
+        sys.settrace(self._global)
+        self._installed = True
+
+    def take_grad_edit(self) -> tuple[str, int] | None:
+        """The gradient edit that ran since the last call, if any."""
+        edit, self.last_grad_edit = self.last_grad_edit, None
+        return edit
+
+    def stop(self) -> None:
+        if self._installed:
+            sys.settrace(self._prev)
+            self._installed = False
+
+
+def _chain(mine: TraceFn, theirs: TraceFn) -> TraceFn:
+    """A local tracer that feeds both ours and the previously installed tracer's."""
+    state = [theirs]
+
+    def chained(frame: Any, event: str, arg: Any) -> TraceFn:
+        mine(frame, event, arg)
+        if state[0] is not None:
+            state[0] = state[0](frame, event, arg)
+        return chained
+
+    return chained

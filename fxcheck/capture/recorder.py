@@ -1,0 +1,111 @@
+"""The recorder: numbers events in happens-before order, names objects, decides when to stop."""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fxcheck import events as ev
+from fxcheck.events import Event, Site, TrackedObject
+
+
+class StopRun(BaseException):
+    """Raised into the user's script to end the run at its limits.
+
+    A BaseException, so a user's ``except Exception:`` cannot swallow it.
+    """
+
+
+@dataclass(frozen=True)
+class Limits:
+    steps: int = 10  # training batches per epoch (or optimizer steps for loops without a loader)
+    epochs: int = 2
+    val_steps: int = 2
+
+
+class Recorder:
+    """Collects events and tracked objects; every hook reports here."""
+
+    def __init__(self, limits: Limits, is_user_file: Callable[[str], bool]) -> None:
+        self.limits = limits
+        self.is_user_file = is_user_file
+        self.events: list[Event] = []
+        self.objects: dict[str, TrackedObject] = {}
+        self._keys: dict[int, str] = {}  # id(obj) -> key, dropped when the object dies
+        self._counts: dict[str, int] = {}
+        self._display: dict[str, str] = {}  # file name -> how the report shows it
+        self.backward_count = 0
+        self.step_calls: dict[str, int] = {}  # optimizer key -> step calls (scaler-skipped included)
+        self.train_loaders: list[str] = []  # loader keys that had a backward during a pass
+        self.train_passes: dict[str, int] = {}  # loader key -> training passes begun
+        self.stop_reason: str | None = None
+
+    # -- sites and objects ---------------------------------------------------------------------
+    def site(self) -> Site:
+        """The innermost frame of the user's script on the current stack."""
+        frame: Any = sys._getframe(1)
+        is_user = self.is_user_file
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if is_user(filename):
+                return Site(self._show(filename), frame.f_lineno, frame.f_code.co_name)
+            frame = frame.f_back
+        return Site()
+
+    def _show(self, filename: str) -> str:
+        shown = self._display.get(filename)
+        if shown is None:
+            shown = os.path.relpath(filename) if not os.path.relpath(filename).startswith("..") else filename
+            self._display[filename] = shown
+        return shown
+
+    def key_of(self, obj: Any) -> str | None:
+        return self._keys.get(id(obj))
+
+    def register(self, obj: Any, type_: str, attrs: dict[str, Any] | None = None) -> str:
+        """Name a newly seen object ("optimizer#1") and record where it was created."""
+        existing = self._keys.get(id(obj))
+        if existing is not None:
+            return existing
+        n = self._counts.get(type_, 0) + 1
+        self._counts[type_] = n
+        key = f"{type_}#{n}"
+        self._keys[id(obj)] = key
+        try:
+            weakref.finalize(obj, self._keys.pop, id(obj), None)
+        except TypeError:  # not weak-referenceable: keep the name for the run
+            pass
+        site = self.site()
+        self.objects[key] = TrackedObject(key, type_, type(obj).__name__, site, dict(attrs or {}))
+        self.emit(ev.OBJECT_CREATED, key, site)
+        return key
+
+    def emit(self, kind: str, obj: str | None = None, site: Site | None = None, **data: Any) -> Event:
+        event = Event(len(self.events), kind, site if site is not None else self.site(), obj, data)
+        self.events.append(event)
+        return event
+
+    # -- stopping ------------------------------------------------------------------------------
+    def check_stopped(self) -> None:
+        """Once the run is over, every further hooked call ends it again (a bare except can't keep it going)."""
+        if self.stop_reason is not None:
+            raise StopRun(self.stop_reason)
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        raise StopRun(reason)
+
+    def on_pass_start(self, loader_key: str, training: bool) -> None:
+        """A loader pass is about to begin: stop if it would be epoch E+1."""
+        self.check_stopped()
+        if training and self.train_passes.get(loader_key, 0) >= self.limits.epochs:
+            self.stop(f"epoch limit reached ({self.limits.epochs} epochs)")
+
+    def on_backward(self) -> None:
+        """A backward is about to run: in a loop without a training loader, stop after N steps."""
+        self.check_stopped()
+        if not self.train_loaders and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
+            self.stop(f"step limit reached ({self.limits.steps} optimizer steps)")

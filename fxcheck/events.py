@@ -1,0 +1,87 @@
+"""The vocabulary of a trace: event kinds, tracked objects and their fields."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Event kinds. Each is defined here once; capture emits them, rules query them.
+OBJECT_CREATED = "object.created"  # data: none (the object node carries the facts)
+LOADER_PASS = "loader.pass"  # a new pass over a DataLoader began; data: index, length, cut, training, batches
+LOADER_BATCH = "loader.batch"  # the pass yielded a batch; data: index
+BACKWARD = "backward"  # data: scaled, touched {opt: n params}, inside_step (opt or None)
+GRAD_SET = "grad.set"  # gradients assigned outside backward; data: touched {opt: n}
+GRAD_CLEAR = "grad.clear"  # gradients cleared (by zero_grad or detected from state); data: cleared {opt: n}, via
+OPTIMIZER_STEP = "optimizer.step"  # a real optimizer.step() ran; data: via_scaler, stale, cleared, touched
+SCALER_SCALE = "scaler.scale"
+SCALER_UNSCALE = "scaler.unscale_"  # data: optimizer, internal (called by scaler.step)
+SCALER_STEP = "scaler.step"  # data: optimizer, skipped (inf/NaN gradients)
+SCALER_UPDATE = "scaler.update"  # data: scale_before, scale_after
+CLIP = "clip"  # data: function, optimizers [opt keys whose parameters were clipped]
+SCHEDULER_STEP = "scheduler.step"  # data: optimizer, lr
+MODULE_MODE = "module.mode"  # data: training (bool)
+RUN_END = "run.end"  # data: status ("completed" | "stopped" | "crashed"), reason
+
+ALL_KINDS = (
+    OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
+    SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, RUN_END,
+)
+
+# Tracked object types.
+OPTIMIZER = "optimizer"
+SCALER = "scaler"
+SCHEDULER = "scheduler"
+LOADER = "loader"
+MODEL = "model"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where in the user's script something happened."""
+
+    file: str | None = None
+    line: int | None = None
+    function: str | None = None
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return "<unknown>"
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One observed training operation, in happens-before order (seq)."""
+
+    seq: int
+    kind: str
+    site: Site
+    obj: str | None = None  # key of the object the event is about, e.g. "optimizer#1"
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "obj": self.obj, "data": self.data, **asdict(self.site)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Event":
+        site = Site(d.get("file"), d.get("line"), d.get("function"))
+        return cls(int(d["seq"]), str(d["kind"]), site, d.get("obj"), dict(d.get("data") or {}))
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    """An optimizer, scaler, scheduler, loader or model seen during the run."""
+
+    key: str  # "optimizer#1"
+    type: str  # one of OPTIMIZER, SCALER, ...
+    cls: str  # class name, e.g. "AdamW"
+    site: Site  # where it was created
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "type": self.type, "cls": self.cls, "attrs": self.attrs, **asdict(self.site)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "TrackedObject":
+        site = Site(d.get("file"), d.get("line"), d.get("function"))
+        return cls(str(d["key"]), str(d["type"]), str(d["cls"]), site, dict(d.get("attrs") or {}))

@@ -1,0 +1,251 @@
+"""Events -> networkx event graph; saving and loading traces (versioned JSON); shared queries.
+
+The graph has one node per event ("e<seq>", in happens-before order along "next" edges) and
+one node per tracked object ("optimizer#1", ...) with an "involves" edge to each event that
+used it. Every event node carries its coordinates: epoch, batch (within the epoch) and step
+(the optimizer cycle it belongs to). A saved trace holds the events and objects; the graph is
+rebuilt from them, so a re-check of a saved trace sees exactly what the live run saw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import networkx as nx
+
+from fxcheck import events as ev
+from fxcheck.events import Event, TrackedObject
+
+FORMAT = "fxcheck-trace"
+FORMAT_VERSION = 1
+
+
+class TraceFormatError(ValueError):
+    """A file that is not an fxcheck trace, or of a format version this fxcheck cannot read."""
+
+
+@dataclass
+class Trace:
+    """What one run observed."""
+
+    meta: dict[str, Any]
+    objects: list[TrackedObject] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "meta": self.meta,
+            "objects": [o.to_json() for o in self.objects],
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+def save(trace: Trace, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(trace.to_json(), indent=1, default=_json_default), encoding="utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def load(path: str | Path) -> Trace:
+    """Read a saved trace. Plain JSON only: loading never runs code."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TraceFormatError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(f"{path} is not an fxcheck trace (not JSON: {exc.msg})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise TraceFormatError(f"{path} is not an fxcheck trace (no \"format\": \"{FORMAT}\")")
+    if doc.get("version") != FORMAT_VERSION:
+        raise TraceFormatError(
+            f"{path} is an fxcheck trace of format version {doc.get('version')!r}; "
+            f"this fxcheck reads version {FORMAT_VERSION}"
+        )
+    try:
+        return Trace(
+            meta=dict(doc.get("meta") or {}),
+            objects=[TrackedObject.from_json(o) for o in doc.get("objects") or []],
+            events=[Event.from_json(e) for e in doc.get("events") or []],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TraceFormatError(f"{path} is a damaged fxcheck trace ({type(exc).__name__}: {exc})") from None
+
+
+# -- building ---------------------------------------------------------------------------------
+
+def _references(e: Event) -> Iterator[str]:
+    if e.obj:
+        yield e.obj
+    data = e.data
+    if data.get("optimizer"):
+        yield data["optimizer"]
+    yield from data.get("optimizers") or ()
+    for name in ("touched", "cleared"):
+        yield from (data.get(name) or {}).keys()
+
+
+def step_boundary(e: dict[str, Any]) -> str | None:
+    """The optimizer whose cycle this event ends, if any.
+
+    A cycle ends with ``optimizer.step()``, or with ``scaler.step(optimizer)`` (which runs the
+    optimizer's step inside it, or skips it on inf/NaN gradients).
+    """
+    kind = e["kind"]
+    if kind == ev.SCALER_STEP and "raised" not in e["data"]:
+        return e["data"].get("optimizer")
+    if kind == ev.OPTIMIZER_STEP and not e["data"].get("via_scaler"):
+        return e["obj"]
+    return None
+
+
+def build(trace: Trace) -> nx.DiGraph:
+    g = nx.DiGraph(meta=trace.meta)
+    for o in trace.objects:
+        g.add_node(o.key, node="object", type=o.type, cls=o.cls, file=o.site.file, line=o.site.line,
+                   function=o.site.function, attrs=o.attrs)
+    ordered: list[dict[str, Any]] = []
+    primary_loader = next((e.obj for e in trace.events if e.kind == ev.LOADER_PASS and e.data.get("training")), None)
+    primary_opt = next((e.obj for e in trace.events if e.kind == ev.OPTIMIZER_STEP), None)
+    epoch = 0 if primary_loader else 1
+    batch: int | None = None
+    in_training_pass = False
+    steps_done: dict[str, int] = {}
+    prev = None
+    for e in trace.events:
+        if e.kind == ev.LOADER_PASS and e.obj == primary_loader:
+            in_training_pass = bool(e.data.get("training"))
+            if in_training_pass:
+                epoch += 1
+                batch = None
+        elif e.kind == ev.LOADER_BATCH and e.obj == primary_loader and in_training_pass:
+            batch = e.data.get("index")
+        about = e.data.get("optimizer") or (e.obj if e.obj and e.obj.startswith(ev.OPTIMIZER) else None)
+        about = about or primary_opt
+        node = f"e{e.seq}"
+        attrs = {
+            "node": "event", "seq": e.seq, "kind": e.kind, "obj": e.obj, "data": e.data,
+            "file": e.site.file, "line": e.site.line, "function": e.site.function,
+            "epoch": epoch, "batch": batch, "step": steps_done.get(about, 0) + 1 if about else None,
+        }
+        g.add_node(node, **attrs)
+        ordered.append(attrs)
+        if prev is not None:
+            g.add_edge(prev, node, rel="next")
+        prev = node
+        for key in set(_references(e)):
+            if key not in g:
+                g.add_node(key, node="object", type=key.split("#")[0], cls="?", file=None, line=None,
+                           function=None, attrs={})
+            g.add_edge(key, node, rel="involves")
+        ended = step_boundary(attrs)
+        if ended:
+            steps_done[ended] = steps_done.get(ended, 0) + 1
+    g.graph["events"] = ordered
+    return g
+
+
+# -- shared queries ---------------------------------------------------------------------------
+
+def events(g: nx.DiGraph, *kinds: str) -> list[dict[str, Any]]:
+    """Event attribute dicts in happens-before order, optionally of the given kinds."""
+    ordered = g.graph["events"]
+    if not kinds:
+        return ordered
+    return [e for e in ordered if e["kind"] in kinds]
+
+
+def objects(g: nx.DiGraph, type_: str) -> list[dict[str, Any]]:
+    return [dict(attrs, key=n) for n, attrs in g.nodes(data=True) if attrs.get("node") == "object"
+            and attrs.get("type") == type_]
+
+
+def obj(g: nx.DiGraph, key: str | None) -> dict[str, Any]:
+    return dict(g.nodes[key], key=key) if key in g else {}
+
+
+def enabled_scalers(g: nx.DiGraph) -> list[str]:
+    return [o["key"] for o in objects(g, ev.SCALER) if o["attrs"].get("enabled")]
+
+
+@dataclass
+class Cycle:
+    """The work of one optimizer between two of its steps."""
+
+    optimizer: str
+    index: int  # 1-based step number this cycle ends with
+    events: list[dict[str, Any]]  # from after the previous step to the step (inclusive)
+    end: dict[str, Any] | None  # the event that ended the cycle; None for the trailing, unfinished one
+
+    @property
+    def step_event(self) -> dict[str, Any] | None:
+        """The real optimizer.step of this cycle (None if the scaler skipped it)."""
+        return next((e for e in self.events if e["kind"] == ev.OPTIMIZER_STEP and e["obj"] == self.optimizer), None)
+
+    def touching(self, kind: str) -> list[dict[str, Any]]:
+        """Events of a kind that touched this optimizer's gradients (backward, clip, clear)."""
+        return [e for e in self.events if e["kind"] == kind and involves(e, self.optimizer)]
+
+
+def involves(e: dict[str, Any], opt: str) -> bool:
+    data = e["data"]
+    if e["obj"] == opt or data.get("optimizer") == opt:
+        return True
+    if opt in (data.get("optimizers") or ()):
+        return True
+    return bool((data.get("touched") or {}).get(opt)) or bool((data.get("cleared") or {}).get(opt))
+
+
+def cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
+    """The optimizer's cycles in order; the last one is unfinished if the run went on after its last step."""
+    found: list[Cycle] = []
+    current: list[dict[str, Any]] = []
+    for e in events(g):
+        current.append(e)
+        if step_boundary(e) == opt:
+            found.append(Cycle(opt, len(found) + 1, current, e))
+            current = []
+    if current:
+        found.append(Cycle(opt, len(found) + 1, current, None))
+    return found
+
+
+def stepped_optimizers(g: nx.DiGraph) -> list[str]:
+    """Optimizers that stepped (or had a step skipped by the scaler), in order of their first step."""
+    seen: list[str] = []
+    for e in events(g):
+        key = step_boundary(e)
+        if key and key not in seen:
+            seen.append(key)
+    return seen
+
+
+def observed(g: nx.DiGraph) -> dict[str, int]:
+    """The run's size as the report states it."""
+    passes = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("training")]
+    primary = passes[0]["obj"] if passes else None
+    primary_passes = [e for e in passes if e["obj"] == primary]
+    return {
+        "epochs": len(primary_passes) if primary else (1 if events(g, ev.OPTIMIZER_STEP) else 0),
+        "train_batches": sum(int(e["data"].get("batches") or 0) for e in primary_passes),
+        "optimizer_steps": len(events(g, ev.OPTIMIZER_STEP)),
+        "events": len(events(g)),
+    }
+
+
+def where(e: dict[str, Any] | None) -> str:
+    if not e or not e.get("file"):
+        return "<unknown>"
+    return f"{e['file']}:{e['line']}"
+
+
+def of_kinds(evts: Iterable[dict[str, Any]], *kinds: str) -> list[dict[str, Any]]:
+    return [e for e in evts if e["kind"] in kinds]

@@ -1,0 +1,68 @@
+"""The console report: a table of checks per category, then each finding with its place and fix."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from fxcheck.report import Report
+from fxcheck.rules import FAIL, NA, PASS
+
+MARK = {PASS: "✅ pass", FAIL: "❌ fail", NA: "— n/a"}
+STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
+STATUS_LINE = {
+    "completed": "the script ran to its end",
+    "stopped": "stopped by fxcheck at its limits",
+    "crashed": "the script raised before the run was complete",
+}
+
+
+def render(report: Report, console: Console) -> None:
+    meta = report.meta
+    obs = report.observed
+    limits = meta.get("limits") or {}
+    console.print(Text.assemble(("fxcheck ", "bold"), (str(meta.get("fxcheck")), ""), " · ", (str(meta.get("script")), "bold")))
+    console.print(
+        f"Run: {STATUS_LINE.get(meta.get('status'), meta.get('status'))} ({meta.get('reason')}) · "
+        f"{obs['epochs']} epoch(s), {obs['train_batches']} training batches, {obs['optimizer_steps']} optimizer steps, "
+        f"{obs['events']} events · {meta.get('seconds')} s · limits: --steps {limits.get('steps')} "
+        f"--epochs {limits.get('epochs')} --val-steps {limits.get('val_steps')}",
+        highlight=False,
+    )
+    loops = [lp for lp in meta.get("loops") or [] if lp.get("iterations", 0) > 1]
+    if loops:
+        shown = ", ".join(f"{lp['file']}:{lp['line']} ×{lp['iterations']}" for lp in loops[:6])
+        console.print(f"Loops run: {shown}", highlight=False)
+
+    for category, checks in groupby(report.checks, key=lambda c: c.rule.category):
+        table = Table(title=category, title_justify="left", title_style="bold", expand=False, show_lines=False)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Check", no_wrap=True)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Evidence")
+        for c in checks:
+            table.add_row(c.rule.id, c.rule.name, Text(MARK[c.status], style=STYLE[c.status]), c.evidence)
+        console.print(table)
+
+    findings = report.findings
+    if findings:
+        console.print(Text("Findings", style="bold"))
+    for f in findings:
+        style = "bold red" if f.severity == "error" else ("yellow" if f.severity == "warning" else "cyan")
+        place = f"{f.file}:{f.line}" if f.file else "<unknown place>"
+        console.print(Text.assemble(("❌ " if f.severity != "info" else "ℹ ", style), (f"{f.rule} {f.name}", style),
+                                    f" ({f.severity}) ", (place, "bold"), f" · epoch {f.epoch}, step {f.step}"))
+        console.print(f"   {f.message}", highlight=False)
+        if f.hint:
+            console.print(Text(f"   fix: {f.hint}", style="dim"))
+    errors, warnings = report.count("error"), report.count("warning")
+    passed = sum(1 for c in report.checks if c.status == PASS)
+    na = sum(1 for c in report.checks if c.status == NA)
+    console.print(
+        f"Summary: {errors} error(s), {warnings} warning(s) · {passed} check(s) passed, {len(report.failed)} failed, "
+        f"{na} not applicable",
+        style="bold red" if errors else ("yellow" if warnings else "bold green"), highlight=False,
+    )

@@ -1,0 +1,26 @@
+"""The JSON report (`--json PATH`): the run's facts, every check and every finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fxcheck.report import Report
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    meta = report.meta
+    return {
+        "fxcheck": meta.get("fxcheck"),
+        "script": meta.get("script"),
+        "run": {"status": meta.get("status"), "reason": meta.get("reason"), "seconds": meta.get("seconds"),
+                "limits": meta.get("limits"), "torch": meta.get("torch")},
+        "observed": report.observed,
+        "findings": [f.to_json() for f in report.findings],
+        "checks": [c.to_json() for c in report.checks],
+    }
+
+
+def write(report: Report, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(as_dict(report), indent=2) + "\n", encoding="utf-8")

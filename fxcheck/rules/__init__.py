@@ -1,0 +1,120 @@
+"""The rule registry: every rule is registered once, with its documentation; rules never print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import networkx as nx
+
+SEVERITIES = ("error", "warning", "info")
+PASS, FAIL, NA = "pass", "fail", "n/a"
+
+CATEGORIES = {
+    "FX1": "Order of operations within a cycle",
+    "FX2": "State that must persist across batches and epochs",
+    "FX3": "Model modes and normalization state",
+    "FX4": "Gradient accumulation and loss reporting",
+    "FX5": "Distributed",
+    "FX6": "Checkpoints",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One distinct occurrence of a rule's pattern, located in the user's script."""
+
+    rule: str
+    name: str
+    severity: str
+    message: str
+    file: str | None
+    line: int | None
+    epoch: int | None
+    step: int | None
+    hint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "name": self.name, "severity": self.severity, "message": self.message,
+                "file": self.file, "line": self.line, "epoch": self.epoch, "step": self.step, "hint": self.hint}
+
+
+@dataclass
+class Check:
+    """A rule's verdict on one run: pass (with evidence), fail (with findings) or n/a."""
+
+    rule: "Rule"
+    status: str
+    evidence: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule.id, "name": self.rule.name, "severity": self.rule.severity,
+                "status": self.status, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: str
+    summary: str  # one line: what the rule flags
+    what: str  # What it does
+    why: str  # Why is this bad
+    example: str  # code showing the pattern
+    instead: str  # Use instead
+    limits: str  # Known limits
+    hint: str  # the fix, in one line, shown under each finding
+    check: Callable[[nx.DiGraph, "Rule"], Check]
+
+    @property
+    def category(self) -> str:
+        return CATEGORIES.get(self.id[:3], "Other")
+
+    def finding(self, message: str, at: dict[str, Any] | None, step: int | None = None) -> Finding:
+        """A finding located at an event of the graph."""
+        at = at or {}
+        return Finding(self.id, self.name, self.severity, message, at.get("file"), at.get("line"),
+                       at.get("epoch"), step if step is not None else at.get("step"), self.hint)
+
+    def result(self, findings: list[Finding], evidence: str, applicable: bool = True) -> Check:
+        if findings:
+            return Check(self, FAIL, evidence, findings)
+        return Check(self, PASS if applicable else NA, evidence)
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(*, id: str, name: str, severity: str, summary: str, what: str, why: str, example: str,
+         instead: str, limits: str, hint: str) -> Callable[[Callable], Callable]:
+    """Register a check function as a rule; IDs and names must be unique."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"{id}: unknown severity {severity!r}")
+
+    def register(fn: Callable[[nx.DiGraph, Rule], Check]) -> Callable:
+        if id in REGISTRY or any(r.name == name for r in REGISTRY.values()):
+            raise ValueError(f"rule {id} {name} registered twice")
+        REGISTRY[id] = Rule(id, name, severity, summary, what.strip(), why.strip(), example.strip("\n"),
+                            instead.strip("\n"), limits.strip(), hint, fn)
+        return fn
+
+    return register
+
+
+def all_rules() -> list[Rule]:
+    _load_families()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def get(rule_id: str) -> Rule | None:
+    _load_families()
+    return REGISTRY.get(rule_id.upper())
+
+
+def run_all(g: nx.DiGraph) -> list[Check]:
+    return [r.check(g, r) for r in all_rules()]
+
+
+def _load_families() -> None:
+    from fxcheck.rules import ordering  # noqa: F401  (registers FX1xx)

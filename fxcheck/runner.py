@@ -1,0 +1,124 @@
+"""Runs the user's script like `python script.py` would, under capture, within --steps/--epochs."""
+
+from __future__ import annotations
+
+import builtins
+import importlib.machinery
+import os
+import sys
+import time
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fxcheck import __version__
+from fxcheck.capture import Capture, Limits, StopRun
+from fxcheck.graph import Trace
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class BadInput(Exception):
+    """The script can't be run at all (missing, not Python, syntax error): exit code 2."""
+
+
+@dataclass
+class RunOutcome:
+    trace: Trace
+    status: str  # "completed" | "stopped" | "crashed"
+    reason: str
+    user_traceback: str | None  # the user's exception, as Python would print it
+    seconds: float
+
+
+def compile_script(path: str) -> types.CodeType:
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"no such file: {path}")
+    if not p.is_file():
+        raise BadInput(f"not a file: {path}")
+    if p.suffix not in (".py", ".pyw"):
+        raise BadInput(f"not a Python file (expected a .py script): {path}")
+    try:
+        source = p.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return compile(source, str(p.resolve()), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise BadInput(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+    except ValueError as exc:  # e.g. source with null bytes
+        raise BadInput(f"not a Python file: {path} ({exc})") from None
+
+
+def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
+    """Run the script under capture. Raises BadInput before anything of the script ran."""
+    code = compile_script(path)
+    script = str(Path(path).resolve())
+    script_dir = os.path.dirname(script)
+    capture = Capture([script_dir, os.getcwd()], limits)
+
+    module = types.ModuleType("__main__")
+    module.__dict__.update({
+        "__file__": script, "__builtins__": builtins, "__cached__": None, "__package__": None,
+        "__loader__": importlib.machinery.SourceFileLoader("__main__", script), "__spec__": None,
+    })
+    saved = (sys.argv, list(sys.path), sys.modules.get("__main__"))
+    sys.argv = [path, *args]
+    sys.path[0:1] = [script_dir]
+    sys.modules["__main__"] = module
+
+    status, reason, user_tb = "completed", "the script ran to its end", None
+    started = time.perf_counter()
+    capture.start()
+    try:
+        try:
+            exec(code, module.__dict__)
+        finally:
+            capture.stop()
+    except StopRun:
+        pass
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            status, reason = "crashed", f"the script exited with status {exc.code}"
+    except BaseException as exc:  # the user's own error: recorded, reported, and shown to them
+        status, reason = "crashed", f"the script raised {type(exc).__name__}: {exc}"
+        user_tb = format_user_traceback(exc)
+    finally:
+        sys.argv, sys.path[:], main = saved[0], saved[1], saved[2]
+        if main is not None:
+            sys.modules["__main__"] = main
+    seconds = time.perf_counter() - started
+    rec = capture.recorder
+    if rec.stop_reason is not None and status == "completed":
+        status, reason = "stopped", f"fxcheck stopped the run: {rec.stop_reason}"
+    meta = {
+        "fxcheck": __version__, "torch": torch.__version__, "python": sys.version.split()[0],
+        "script": path, "args": list(args),
+        "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps},
+        "status": status, "reason": reason, "seconds": round(seconds, 3),
+        "loops": [{"file": rec._show(f), "line": line, "iterations": n}
+                  for (f, line), n in sorted(capture.tracer.loop_hits.items())],
+    }
+    return RunOutcome(Trace(meta, list(rec.objects.values()), list(rec.events)), status, reason, user_tb, seconds)
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback as Python prints it, without fxcheck's own frames."""
+    te = traceback.TracebackException.from_exception(exc)
+    for current in _chain(te):
+        current.stack = traceback.StackSummary.from_list(
+            [f for f in current.stack if not os.path.abspath(f.filename).startswith(PACKAGE_DIR + os.sep)]
+        )
+    return "".join(te.format())
+
+
+def _chain(te: traceback.TracebackException):
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        yield te
+        te = te.__cause__ or te.__context__

@@ -144,7 +144,7 @@ class Hooks:
         event = self.rec.emit(
             ev.OPTIMIZER_STEP, key,
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
-            fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared=facts["cleared"],
+            fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
             params=facts["params"],
         )
         self._stepped(key, event.seq)

@@ -125,7 +125,10 @@ class LoaderTracker:
             p.cut = self.rec.limits.steps if p.training else self.rec.limits.val_steps
             if not p.training and st.role is None:
                 st.role = "eval"
-        if p.cut is not None and p.yielded >= p.cut:
+        length = p.event.data.get("length")
+        if p.cut is not None and p.yielded >= p.cut and (length is None or p.yielded < length):
+            # a real cut; an untruncated pass instead ends in its own iterator below, which lets the
+            # sampler finish (RandomSampler draws once more from its generator on the way out)
             self._finish(p)
             raise StopIteration
         try:

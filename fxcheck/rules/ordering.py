@@ -120,7 +120,7 @@ def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
     steps = events(g, ev.OPTIMIZER_STEP)
     for s in steps:
         d = s["data"]
-        if not d.get("fresh") and not d.get("cleared"):
+        if not d.get("fresh") and not d.get("cleared_before_step"):
             hits.add(f"{s['obj']}.step() at {where(s)} ran with no backward since its previous step "
                      f"(0 of {d.get('params')} parameters received new gradients)", s)
     closures = sum(1 for s in steps if s["data"].get("closure"))
@@ -129,7 +129,7 @@ def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
         evidence += f" ({closures} inside a step closure)"
     found = hits.findings()
     if found:
-        evidence = f"{sum(1 for s in steps if not s['data'].get('fresh') and not s['data'].get('cleared'))}" \
+        evidence = f"{sum(1 for s in steps if not s['data'].get('fresh') and not s['data'].get('cleared_before_step'))}" \
                    f" of {len(steps)} optimizer steps had no backward"
     return r.result(found, evidence if steps else "no optimizer step observed", applicable=bool(steps))
 
@@ -166,7 +166,7 @@ def gradients_cleared_before_step(g: nx.DiGraph, r: Rule) -> Check:
                 continue
             checked += 1
             d = step["data"]
-            if d.get("cleared") and not d.get("fresh"):
+            if d.get("cleared_before_step") and not d.get("fresh"):
                 backwards = c.touching(ev.BACKWARD)
                 last_bw = backwards[-1]["seq"] if backwards else -1
                 clears = [e for e in c.touching(ev.GRAD_CLEAR) if e["seq"] > last_bw and e["data"].get("cleared")]
@@ -269,7 +269,6 @@ Only clipping through torch.nn.utils is seen.""",
 )
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
-    clips = 0
     for opt in stepped_optimizers(g):
         for c in cycles(g, opt)[1:]:  # a cycle that follows a step of this optimizer
             for e in c.events:
@@ -278,8 +277,7 @@ def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
                 if e["kind"] == ev.CLIP and opt in (e["data"].get("optimizers") or ()):
                     hits.add(f"{e['data'].get('function')} at {where(e)} ran after {opt} stepped and before any new "
                              f"backward: it clips gradients the step already used", e, c.index - 1)
-    for e in events(g, ev.CLIP):
-        clips += 1
+    clips = len(events(g, ev.CLIP))
     found = hits.findings()
     evidence = f"{clips}/{clips} clip calls ran between a backward and its step" if not found else \
         f"{len(found)} clip call site(s) run after the step"

@@ -1,4 +1,4 @@
-"""Train a small BatchNorm CNN on synthetic 3x16x16 images with SGD + momentum.
+"""Train a small BatchNorm CNN on synthetic 3x12x12 images with SGD + momentum.
 
 The learning rate follows StepLR, stepped once per epoch after that epoch's training; the
 model is switched to eval mode for a validation pass under torch.no_grad().
@@ -10,7 +10,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 
-def make_images(n_samples, n_classes=6, size=16):
+def make_images(n_samples, n_classes=6, size=12):
     templates = torch.randn(n_classes, 3, size, size)
     labels = torch.randint(0, n_classes, (n_samples,))
     images = templates[labels] + 1.2 * torch.randn(n_samples, 3, size, size)
@@ -24,11 +24,9 @@ class ConvNet(nn.Module):
             nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
         )
-        self.fc = nn.Linear(64, n_classes)
+        self.fc = nn.Linear(32, n_classes)
 
     def forward(self, x):
         return self.fc(torch.flatten(self.features(x), 1))

@@ -57,7 +57,6 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList([Block(n_embd, n_head, dropout) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(n_embd)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
-        self.wte.weight = self.lm_head.weight  # weight tying
 
     def forward(self, idx, targets=None):
         pos = torch.arange(idx.size(1), device=idx.device)
@@ -73,10 +72,10 @@ class GPT(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser(description="tiny GPT, iteration-based training")
-    parser.add_argument("--max-iters", type=int, default=80)
+    parser.add_argument("--max-iters", type=int, default=60)
     parser.add_argument("--eval-interval", type=int, default=20)
     parser.add_argument("--eval-iters", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--min-lr", type=float, default=1e-3)

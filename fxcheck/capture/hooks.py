@@ -36,6 +36,9 @@ def _floats(values: Any) -> Any:
         return None
 
 
+WINDOW = 2  # optimizer cycles traced line by line at the start and at the end of each epoch
+
+
 class Hooks:
     """Installs the torch API hooks for one run."""
 
@@ -43,7 +46,7 @@ class Hooks:
         self.rec = rec
         self.tracer = tracer
         self.grads = gs.GradState()
-        self.loaders = LoaderTracker(rec)
+        self.loaders = LoaderTracker(rec, self._window)
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
@@ -150,8 +153,28 @@ class Hooks:
         self._stepped(key, event.seq)
 
     def _stepped(self, key: str, seq: int) -> None:
+        self.loaders.note_step()
         self.grads.last_step[key] = seq
         self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
+        self._window()
+
+    def _window(self) -> None:
+        """Trace the loop's first and last cycles of each epoch and its boundaries; pause in between."""
+        limits = self.rec.limits
+        current = self.loaders.training_pass()
+        if current is not None:
+            p, accumulation = current
+            tail = max(WINDOW, accumulation * WINDOW)
+            quiet = p.steps >= WINDOW and p.cut is not None and p.yielded < p.cut - tail
+        elif not self.rec.train_loaders and self.rec.step_calls:
+            done = max(self.rec.step_calls.values())
+            quiet = WINDOW <= done < limits.steps - WINDOW
+        else:
+            quiet = False
+        if quiet:
+            self.tracer.pause()
+        else:
+            self.tracer.resume()
 
     # -- backward ------------------------------------------------------------------------------
     def _hook_backward(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from torch.utils.data import DataLoader, RandomSampler
 
@@ -27,6 +27,8 @@ class _Pass:
     yielded: int = 0
     training: bool = False
     active: bool = True
+    announced: bool = False  # len() has told the script this pass's length: the cut is final
+    steps: int = 0  # optimizer steps taken during this pass
 
 
 @dataclass
@@ -36,21 +38,33 @@ class _Loader:
     role: str | None = None  # "train" | "eval"
     promised: int | None = None  # a cut already answered by len() for the next pass
     passes: int = 0
+    accumulation: int | None = None  # batches per optimizer step, learnt from the first training pass
     current: _Pass | None = None
 
 
 class LoaderTracker:
     """State of every DataLoader of the run, keyed by id."""
 
-    def __init__(self, rec: Recorder) -> None:
+    def __init__(self, rec: Recorder, on_progress: Callable[[], None] = lambda: None) -> None:
         self.rec = rec
+        self.on_progress = on_progress  # called after each batch, step and pass end
         self._loaders: dict[int, _Loader] = {}
         self._active: list[_Pass] = []
 
-    def _cut_for(self, st: _Loader) -> int:
+    def training_pass(self) -> tuple[_Pass, int] | None:
+        """The active training pass, if any, and its loader's accumulation length."""
+        for p in self._active:
+            if p.active and p.training:
+                st = next((s for s in self._loaders.values() if s.current is p), None)
+                return p, (st.accumulation or 1) if st else 1
+        return None
+
+    def _cut_for(self, st: _Loader, length: int | None = None) -> int:
         limits = self.rec.limits
         train = st.role == "train" or (st.role is None and st.guess_train)
-        return limits.steps if train else limits.val_steps
+        if not train:
+            return limits.val_steps
+        return aligned_cut(limits.steps, length, st.accumulation)
 
     def created(self, loader: DataLoader) -> None:
         shuffled = isinstance(getattr(loader, "sampler", None), RandomSampler) or bool(
@@ -73,10 +87,11 @@ class LoaderTracker:
         cur = st.current
         if cur is not None and cur.active:
             if cur.cut is None:
-                cur.cut = self._cut_for(st)
+                cur.cut = self._cut_for(st, real)
+            cur.announced = True
             return min(real, cur.cut)
         if st.promised is None:
-            st.promised = self._cut_for(st)
+            st.promised = self._cut_for(st, real)
         return min(real, st.promised)
 
     def start_pass(self, loader: DataLoader, inner: Iterator) -> Iterator:
@@ -85,15 +100,16 @@ class LoaderTracker:
             return inner
         if st.current is not None:
             self._finish(st.current)
-        cut = st.promised if st.promised is not None else (self._cut_for(st) if st.role else None)
-        st.promised = None
         try:
             length: int | None = _real_len(loader)
         except TypeError:
             length = None
+        announced = st.promised is not None
+        cut = st.promised if announced else (self._cut_for(st, length) if st.role else None)
+        st.promised = None
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0)
         st.passes += 1
-        p = _Pass(event, cut)
+        p = _Pass(event, cut, announced=announced)
         st.current = p
         self._active.append(p)
         return _CutIterator(self, st, p, inner)
@@ -118,11 +134,31 @@ class LoaderTracker:
                     self.rec.train_loaders.append(key)
                 self.rec.train_passes[key] = self.rec.train_passes.get(key, 0) + 1
 
+    def note_step(self) -> None:
+        """An optimizer stepped: learn the accumulation length from the first training pass.
+
+        A cut that the script has not been told yet is then aligned so that the truncated epoch
+        ends the way the real one does (same partial cycle at its end).
+        """
+        for p in self._active:
+            if not (p.active and p.training and p.yielded):
+                continue
+            p.steps += 1
+            st = next((s for s in self._loaders.values() if s.current is p), None)
+            if st is None or st.accumulation is not None:
+                continue
+            st.accumulation = p.yielded
+            if not p.announced and p.cut is not None:
+                aligned = aligned_cut(self.rec.limits.steps, p.event.data.get("length"), st.accumulation)
+                if aligned >= p.yielded:
+                    p.cut = aligned
+                    p.event.data["cut"] = aligned
+
     def next_batch(self, st: _Loader, p: _Pass, inner: Iterator) -> Any:
         self.rec.check_stopped()
         if p.cut is None and p.yielded >= self.rec.limits.val_steps:
             # role still unknown: it trains if a backward ran during this pass
-            p.cut = self.rec.limits.steps if p.training else self.rec.limits.val_steps
+            p.cut = self._cut_for(st, p.event.data.get("length")) if p.training else self.rec.limits.val_steps
             if not p.training and st.role is None:
                 st.role = "eval"
         length = p.event.data.get("length")
@@ -139,12 +175,14 @@ class LoaderTracker:
         p.yielded += 1
         p.event.data["batches"] = p.yielded
         self.rec.emit(ev.LOADER_BATCH, st.key, index=p.yielded - 1)
+        self.on_progress()
         return batch
 
     def _finish(self, p: _Pass) -> None:
         if p.active:
             p.active = False
             self._active.remove(p)
+            self.on_progress()
 
 
 class _CutIterator:
@@ -163,11 +201,24 @@ class _CutIterator:
 
     def __len__(self) -> int:
         if self._pass.cut is None:
-            self._pass.cut = self._tracker._cut_for(self._st)
+            self._pass.cut = self._tracker._cut_for(self._st, self._pass.event.data.get("length"))
+        self._pass.announced = True
         return min(len(self._inner), self._pass.cut)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def aligned_cut(steps: int, length: int | None, accumulation: int | None) -> int:
+    """At most `steps` batches, ending on the same accumulation phase as the real epoch.
+
+    With 16 batches and accumulation 4, a cut at 10 would leave a partial cycle of 2 that the real
+    epoch never has; 8 keeps the real epoch's ending. Without accumulation the cut is `steps`.
+    """
+    if length is None or length <= steps or not accumulation or accumulation <= 1:
+        return steps
+    cut = steps - (steps - length % accumulation) % accumulation
+    return cut if cut > 0 else steps
 
 
 def _real_len(loader: DataLoader) -> int:

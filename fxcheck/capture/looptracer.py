@@ -79,6 +79,7 @@ class LoopTracer:
         self.last_grad_edit: tuple[str, int] | None = None
         self._prev: TraceFn | None = None
         self._installed = False
+        self._paused = False
 
     # -- deciding which files are the user's -------------------------------------------------
     def is_user_file(self, filename: str) -> bool:
@@ -147,6 +148,35 @@ class LoopTracer:
         if self._installed:
             sys.settrace(self._prev)
             self._installed = False
+            self._paused = False
+
+    # -- windows -------------------------------------------------------------------------------
+    # On CPython 3.11 any installed trace function makes every frame run slower, filtered or not.
+    # So the tracer runs in windows (the start and end of each epoch, the epoch boundaries) and is
+    # paused in between; chained with another tracer (coverage) it never pauses.
+    def pause(self) -> None:
+        if self._installed and not self._paused and self._prev is None:
+            sys.settrace(None)
+            self._paused = True
+
+    def resume(self) -> None:
+        if not (self._installed and self._paused):
+            return
+        sys.settrace(self._global)
+        self._paused = False
+        # frames of the user's files that began while paused get their local tracer now
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            if frame.f_trace is None:
+                filename = frame.f_code.co_filename
+                local = self._file_tracer[filename] if filename in self._file_tracer else self._decide(filename)
+                if local is not None:
+                    frame.f_trace = local
+            frame = frame.f_back
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
 
 def _chain(mine: TraceFn, theirs: TraceFn) -> TraceFn:

@@ -35,7 +35,8 @@ def render(report: Report, console: Console) -> None:
     loops = [lp for lp in meta.get("loops") or [] if lp.get("iterations", 0) > 1]
     if loops:
         shown = ", ".join(f"{lp['file']}:{lp['line']} ×{lp['iterations']}" for lp in loops[:6])
-        console.print(f"Loops run: {shown}", highlight=False)
+        console.print(f"Loop heads seen by the line tracer (it runs at each epoch's start and end): {shown}",
+                      highlight=False)
 
     for category, checks in groupby(report.checks, key=lambda c: c.rule.category):
         table = Table(title=category, title_justify="left", title_style="bold", expand=False, show_lines=False)

@@ -396,7 +396,7 @@ def scaler_update_missing(g: nx.DiGraph, r: Rule) -> Check:
     for sk in scalers:
         pending: dict[str, dict[str, Any]] = {}
         stepped_since_update = False
-        updated_once = False
+        last_update_paired = False  # the previous update followed a scaler.step
         for e in events(g):
             kind, d = e["kind"], e["data"]
             if kind == ev.SCALER_STEP and e["obj"] == sk:
@@ -410,13 +410,13 @@ def scaler_update_missing(g: nx.DiGraph, r: Rule) -> Check:
                     pending[opt] = e
                     stepped_since_update = True
             elif kind == ev.SCALER_UPDATE and e["obj"] == sk:
-                if not stepped_since_update:
-                    what = "a second time after one scaler.step" if updated_once else "without any scaler.step before it"
+                if not stepped_since_update and (last_update_paired or d.get("raised")):
+                    # (an update with no scaler.step at all while the optimizer is stepped directly is FX106's)
+                    what = "a second time after one scaler.step" if last_update_paired else "without a scaler.step"
                     why = f" and raised {d['raised']}" if d.get("raised") else ""
                     hits.add(f"scaler.update() at {where(e)} ran {what}{why}", e)
-                else:
-                    pairs += 1
-                updated_once = True
+                pairs += stepped_since_update
+                last_update_paired = stepped_since_update
                 stepped_since_update = False
                 pending.clear()
             elif kind == ev.BACKWARD and pending:

@@ -1,0 +1,164 @@
+"""Rules on hand-built event graphs: each FX1xx rule fails on its pattern and passes on the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from fxcheck import events as ev
+from fxcheck import graph
+from fxcheck.events import Event, Site, TrackedObject
+from fxcheck.rules import FAIL, NA, PASS, all_rules, get
+
+OPT, SCALER, SCHED = "optimizer#1", "scaler#1", "scheduler#1"
+
+
+class Script:
+    """Builds a trace event by event; `line` is the user's line of each event."""
+
+    def __init__(self, scaler_enabled: bool = True, status: str = "stopped") -> None:
+        self.events: list[Event] = []
+        self.objects = [
+            TrackedObject(OPT, ev.OPTIMIZER, "SGD", Site("t.py", 1), {"params": 2}),
+            TrackedObject(SCALER, ev.SCALER, "GradScaler", Site("t.py", 2), {"enabled": scaler_enabled}),
+            TrackedObject(SCHED, ev.SCHEDULER, "StepLR", Site("t.py", 3), {"optimizer": OPT}),
+        ]
+        self.status = status
+
+    def add(self, kind: str, line: int, obj: str | None = None, **data) -> "Script":
+        self.events.append(Event(len(self.events), kind, Site("t.py", line, "main"), obj, data))
+        return self
+
+    def backward(self, line=10, scaled=False, touched=2):
+        return self.add(ev.BACKWARD, line, scaled=scaled, touched={OPT: touched} if touched else {})
+
+    def step(self, line=12, fresh=2, stale=0, cleared=0, via_scaler=None):
+        return self.add(ev.OPTIMIZER_STEP, line, OPT, fresh=fresh, stale=stale, cleared_before_step=cleared,
+                        params=2, via_scaler=via_scaler, closure=False)
+
+    def zero(self, line=9):
+        return self.add(ev.GRAD_CLEAR, line, OPT, via="optimizer.zero_grad", cleared={OPT: 2})
+
+    def clip(self, line=11):
+        return self.add(ev.CLIP, line, function="clip_grad_norm_", optimizers=[OPT])
+
+    def scale(self, line=10):
+        return self.add(ev.SCALER_SCALE, line, SCALER)
+
+    def unscale(self, line=11, internal=False):
+        return self.add(ev.SCALER_UNSCALE, line, SCALER, optimizer=OPT, internal=internal)
+
+    def scaler_step(self, line=13, skipped=False):
+        if not skipped:
+            self.step(line, via_scaler=SCALER)
+        return self.add(ev.SCALER_STEP, line, SCALER, optimizer=OPT, skipped=skipped, enabled=True)
+
+    def update(self, line=14):
+        return self.add(ev.SCALER_UPDATE, line, SCALER, scale_before=65536.0, scale_after=65536.0)
+
+    def sched(self, line=15):
+        return self.add(ev.SCHEDULER_STEP, line, SCHED, optimizer=OPT, lr=[0.1])
+
+    def check(self, rule_id: str):
+        g = graph.build(graph.Trace({"status": self.status}, self.objects, self.events))
+        r = get(rule_id)
+        return r.check(g, r)
+
+
+def amp_cycle(s: Script, clip_first=False, n=1):
+    for _ in range(n):
+        s.zero().scale().backward(scaled=True)
+        if clip_first:
+            s.clip().unscale()
+        else:
+            s.unscale().clip()
+        s.scaler_step().update()
+    return s
+
+
+def test_fx101_stale_and_clean():
+    bad = Script().backward().step().backward().step(stale=2)
+    res = bad.check("FX101")
+    assert res.status == FAIL and res.findings[0].line == 10 and res.findings[0].step == 2
+    good = Script().zero().backward().step().zero().backward().step()
+    assert good.check("FX101").status == PASS
+    assert Script().backward().step().check("FX101").status == NA
+
+
+def test_fx102_step_without_backward():
+    res = Script().zero().backward().step().zero().step(fresh=0).check("FX102")
+    assert res.status == FAIL and res.findings[0].line == 12
+    assert Script().zero().backward().step().check("FX102").status == PASS
+
+
+def test_fx103_cleared_between_backward_and_step():
+    res = Script().backward().zero(line=11).step(fresh=0, cleared=2).check("FX103")
+    assert res.status == FAIL and res.findings[0].line == 11
+    assert Script().zero().backward().step().check("FX103").status == PASS
+    # FX103 and FX102 do not both fire on one step
+    assert Script().backward().zero(line=11).step(fresh=0, cleared=2).check("FX102").status == PASS
+
+
+def test_fx104_clip_before_unscale():
+    res = amp_cycle(Script(), clip_first=True, n=2).check("FX104")
+    assert res.status == FAIL and res.findings[0].line == 11
+    assert amp_cycle(Script(), n=2).check("FX104").status == PASS
+    # a disabled scaler: nothing is scaled, nothing to check
+    assert amp_cycle(Script(scaler_enabled=False), clip_first=True).check("FX104").status == NA
+
+
+def test_fx105_clip_after_step():
+    res = Script().zero().backward().step().clip(line=13).zero().backward().step().check("FX105")
+    assert res.status == FAIL and res.findings[0].line == 13
+    assert Script().zero().backward().clip().step().zero().backward().clip().step().check("FX105").status == PASS
+
+
+def test_fx106_direct_step_after_scaled_backward():
+    s = Script().zero().scale().backward(scaled=True).unscale().step(line=12).update()
+    res = s.check("FX106")
+    assert res.status == FAIL and res.findings[0].line == 12
+    assert amp_cycle(Script(), n=2).check("FX106").status == PASS
+
+
+def test_fx107_unscaled_backward_in_scaler_cycle():
+    s = Script().zero().scale().backward(scaled=True).backward(line=20, scaled=False).scaler_step().update()
+    res = s.check("FX107")
+    assert res.status == FAIL and res.findings[0].line == 20
+    assert amp_cycle(Script(), n=2).check("FX107").status == PASS
+
+
+def test_fx108_missing_and_double_update():
+    missing = Script().zero().scale().backward(scaled=True).scaler_step(line=13).zero().scale().backward(scaled=True)
+    res = missing.check("FX108")
+    assert res.status == FAIL and res.findings[0].line == 13
+    double = amp_cycle(Script()).update(line=16)
+    res = double.check("FX108")
+    assert res.status == FAIL and res.findings[0].line == 16
+    assert amp_cycle(Script(), n=3).check("FX108").status == PASS
+    # a run cut right after a step is not a missing update
+    assert Script().zero().scale().backward(scaled=True).scaler_step().check("FX108").status != FAIL
+    # but a completed run that ends without update is
+    ended = Script(status="completed").zero().scale().backward(scaled=True).scaler_step(line=13)
+    assert ended.check("FX108").status == FAIL
+
+
+def test_fx109_scheduler_first_and_skipped_exemption():
+    res = Script().sched(line=5).zero().backward().step().check("FX109")
+    assert res.status == FAIL and res.findings[0].line == 5
+    assert Script().zero().backward().step().sched().check("FX109").status == PASS
+    # the GradScaler skipped the first step (inf/NaN): the scheduler stepping first is expected
+    skipped = Script().zero().scale().backward(scaled=True).scaler_step(skipped=True).update().sched()
+    assert skipped.check("FX109").status == PASS
+
+
+def test_registry_ids_names_and_docs():
+    rules = all_rules()
+    assert len({r.id for r in rules}) == len(rules) and len({r.name for r in rules}) == len(rules)
+    for r in rules:
+        assert r.severity in ("error", "warning", "info")
+        for section in (r.what, r.why, r.example, r.instead, r.limits, r.hint):
+            assert section.strip(), r.id
+
+
+@pytest.mark.parametrize("rule", [r.id for r in all_rules()])
+def test_every_rule_is_na_or_pass_on_an_empty_trace(rule):
+    assert Script().check(rule).status in (PASS, NA)

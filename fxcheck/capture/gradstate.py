@@ -132,8 +132,9 @@ class GradState:
         cleared: parameters that got gradients this cycle but had them cleared afterwards.
         """
         prev = self.last_step.get(key, -2)
-        fresh = stale = cleared = 0
+        fresh = stale = cleared = trainable = 0
         for p in self._refresh(key):
+            trainable += p.requires_grad
             rec = self._params[id(p)]
             last = rec[LAST]
             if last <= prev:
@@ -144,7 +145,8 @@ class GradState:
             fresh += 1
             if rec[FIRST] is not None and rec[FIRST] < prev:
                 stale += 1
-        return {"fresh": fresh, "stale": stale, "cleared": cleared, "params": len(self._refresh(key))}
+        return {"fresh": fresh, "stale": stale, "cleared": cleared, "params": len(self._refresh(key)),
+                "trainable": trainable}
 
 
 def _touch(rec: list, seq: int, touched: dict[str, int]) -> None:

@@ -148,7 +148,7 @@ class Hooks:
             ev.OPTIMIZER_STEP, key,
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
-            params=facts["params"],
+            params=facts["params"], trainable=facts["trainable"],
         )
         self._stepped(key, event.seq)
 

@@ -38,6 +38,14 @@ def _most_common_site(evts: list[dict[str, Any]]) -> str:
     return sites.most_common(1)[0][0] if sites else "<unknown>"
 
 
+def _clips(e: dict[str, Any], opt: str) -> bool:
+    """A clip of this optimizer's gradients (a call with an infinite limit only measures the norm)."""
+    if e["kind"] != ev.CLIP or opt not in (e["data"].get("optimizers") or ()):
+        return False
+    limit = e["data"].get("limit")
+    return limit is None or limit != float("inf")
+
+
 def _complete(cs: list[Cycle]) -> list[Cycle]:
     return [c for c in cs if c.end is not None]
 
@@ -120,6 +128,8 @@ def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
     steps = events(g, ev.OPTIMIZER_STEP)
     for s in steps:
         d = s["data"]
+        if not d.get("trainable", 1):
+            continue  # every parameter frozen: nothing could have received gradients
         if not d.get("fresh") and not d.get("cleared_before_step"):
             hits.add(f"{s['obj']}.step() at {where(s)} ran with no backward since its previous step "
                      f"(0 of {d.get('params')} parameters received new gradients)", s)
@@ -229,7 +239,7 @@ def clip_scaled_gradients(g: nx.DiGraph, r: Rule) -> Check:
                 scaled = False
             elif kind == ev.GRAD_CLEAR and (e["data"].get("cleared") or {}).get(opt):
                 scaled = False
-            elif kind == ev.CLIP and opt in (e["data"].get("optimizers") or ()):
+            elif _clips(e, opt):
                 clipped = True
                 if scaled:
                     hits.add(f"{e['data'].get('function')} at {where(e)} clipped {opt}'s gradients while they were "
@@ -274,7 +284,7 @@ def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
             for e in c.events:
                 if e["kind"] in (ev.BACKWARD, ev.GRAD_SET) and involves(e, opt):
                     break
-                if e["kind"] == ev.CLIP and opt in (e["data"].get("optimizers") or ()):
+                if _clips(e, opt):
                     hits.add(f"{e['data'].get('function')} at {where(e)} ran after {opt} stepped and before any new "
                              f"backward: it clips gradients the step already used", e, c.index - 1)
     clips = len(events(g, ev.CLIP))
@@ -419,15 +429,16 @@ def scaler_update_missing(g: nx.DiGraph, r: Rule) -> Check:
                 last_update_paired = stepped_since_update
                 stepped_since_update = False
                 pending.clear()
-            elif kind == ev.BACKWARD and pending:
-                for opt in [o for o in pending if involves(e, o)]:
-                    first = pending.pop(opt)
-                    hits.add(f"scaler.step({opt}) at {where(first)} was not followed by scaler.update() before the "
-                             f"next cycle's backward at {where(e)}", first)
-        if completed:
-            for first in pending.values():
-                hits.add(f"scaler.step({first['data'].get('optimizer')}) at {where(first)} was the last step of the run "
-                         f"and no scaler.update() followed it", first)
+        for opt, first in pending.items():
+            # run over with this step still pending: flagged if the run ended normally, or if it had gone on to
+            # a new cycle of this optimizer (a cut or a crash right after the step proves nothing)
+            later = [e for e in events(g, ev.BACKWARD) if e["seq"] > first["seq"] and involves(e, opt)]
+            if completed:
+                hits.add(f"scaler.step({opt}) at {where(first)} was the last step of the run and no scaler.update() "
+                         f"followed it", first)
+            elif later:
+                hits.add(f"scaler.step({opt}) at {where(first)} was not followed by scaler.update() before the next "
+                         f"cycle's backward at {where(later[0])}", first)
     found = hits.findings()
     evidence = (f"every scaler.step was followed by one scaler.update(): {pairs} updates" if not found
                 else f"{len(found)} scaler.step/update call site(s) out of pairing")

@@ -57,6 +57,9 @@ def compile_script(path: str) -> types.CodeType:
 def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
     """Run the script under capture. Raises BadInput before anything of the script ran."""
     code = compile_script(path)
+    # torch imports Dynamo at the first optimizer it builds; importing it here, before the tracer
+    # starts, keeps that second of module-level code out of the traced run
+    import torch._dynamo  # noqa: F401
     script = str(Path(path).resolve())
     script_dir = os.path.dirname(script)
     capture = Capture([script_dir, os.getcwd()], limits)

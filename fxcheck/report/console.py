@@ -43,7 +43,7 @@ def render(report: Report, console: Console) -> None:
         table.add_column("Rule", no_wrap=True)
         table.add_column("Check", no_wrap=True)
         table.add_column("Status", no_wrap=True)
-        table.add_column("Evidence")
+        table.add_column("Evidence", overflow="fold")
         for c in checks:
             table.add_row(c.rule.id, c.rule.name, Text(MARK[c.status], style=STYLE[c.status]), c.evidence)
         console.print(table)

@@ -1,0 +1,48 @@
+"""The loop tracer chains with a tracer that was there first (coverage keeps measuring)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import SAMPLES
+
+
+def test_coverage_still_measures_the_script_under_fxcheck(tmp_path):
+    script = SAMPLES / "clean_grad_none.py"
+    data, report = tmp_path / ".coverage", tmp_path / "cov.json"
+    env = dict(os.environ, COVERAGE_FILE=str(data))
+    run = subprocess.run([sys.executable, "-m", "coverage", "run", f"--include={script}", "-m", "fxcheck", "trace",
+                          str(script), "-q"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    subprocess.run([sys.executable, "-m", "coverage", "json", "-o", str(report)], env=env, check=True, cwd=tmp_path)
+    executed = set(json.loads(report.read_text())["files"][str(script)]["executed_lines"])
+    source = script.read_text().splitlines()
+    inside_loop = [i for i, text in enumerate(source, 1) if text.strip().endswith("p.grad = None")]
+    assert inside_loop and set(inside_loop) <= executed  # a line that only runs inside the training loop
+
+
+def test_previous_tracer_gets_events_and_is_restored(tmp_path):
+    from fxcheck import runner
+    from fxcheck.capture import Limits
+
+    script = tmp_path / "tiny.py"
+    script.write_text("def f(x):\n    return x + 1\n\nfor i in range(3):\n    f(i)\n")
+    seen = []
+
+    def theirs(frame, event, arg):
+        if frame.f_code.co_filename == str(script):
+            seen.append((event, frame.f_lineno))
+        return theirs
+
+    sys.settrace(theirs)
+    try:
+        outcome = runner.run(str(script), [], Limits())
+        after = sys.gettrace()
+    finally:
+        sys.settrace(None)
+    assert outcome.status == "completed"
+    assert after is theirs
+    assert ("line", 2) in seen and seen.count(("call", 1)) == 3

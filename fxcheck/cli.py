@@ -104,8 +104,9 @@ def check(
 def list_rules() -> None:
     """List the rule catalog."""
     table = Table(title="fxcheck rules", title_justify="left")
-    for col in ("ID", "Name", "Severity", "Flags"):
-        table.add_column(col)
+    for col in ("ID", "Name", "Severity"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("Flags", overflow="fold")
     for r in rules.all_rules():
         table.add_row(r.id, r.name, r.severity, r.summary)
     out.print(table)

@@ -83,14 +83,13 @@ def load(path: str | Path) -> Trace:
 # -- building ---------------------------------------------------------------------------------
 
 def _references(e: Event) -> Iterator[str]:
-    if e.obj:
-        yield e.obj
+    """Keys of the objects an event involves."""
     data = e.data
-    if data.get("optimizer"):
-        yield data["optimizer"]
-    yield from data.get("optimizers") or ()
+    keys = [e.obj, data.get("optimizer"), *(data.get("optimizers") or ())]
     for name in ("touched", "cleared"):
-        yield from (data.get(name) or {}).keys()
+        if isinstance(data.get(name), dict):
+            keys.extend(data[name])
+    return (k for k in keys if isinstance(k, str) and "#" in k)
 
 
 def step_boundary(e: dict[str, Any]) -> str | None:

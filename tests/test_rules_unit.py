@@ -162,3 +162,83 @@ def test_registry_ids_names_and_docs():
 @pytest.mark.parametrize("rule", [r.id for r in all_rules()])
 def test_every_rule_is_na_or_pass_on_an_empty_trace(rule):
     assert Script().check(rule).status in (PASS, NA)
+
+
+# -- FX2xx and FX601 ---------------------------------------------------------------------------
+
+def created(s: Script, key: str, type_: str, line: int, cls: str = "Adam", **attrs) -> Script:
+    s.objects.append(TrackedObject(key, type_, cls, Site("t.py", line), attrs))
+    return s.add(ev.OBJECT_CREATED, line, key)
+
+
+def test_fx201_optimizer_rebuilt_over_stepped_parameters():
+    s = Script().zero().backward().step()
+    created(s, "optimizer#2", ev.OPTIMIZER, 30, shares_stepped={OPT: 2})
+    res = s.check("FX201")
+    assert res.status == FAIL and res.findings[0].line == 30
+    assert Script().zero().backward().step().check("FX201").status == PASS
+
+
+def test_fx202_step_count_going_backwards():
+    s = Script()
+    for count in (1, 2, 1):
+        s.zero().backward().step().events[-1].data.update(state_step=count, state_size=2)
+    res = s.check("FX202")
+    assert res.status == FAIL and res.findings[0].line == 12
+    good = Script()
+    for count in (1, 2, 3):
+        good.zero().backward().step().events[-1].data.update(state_step=count, state_size=2)
+    assert good.check("FX202").status == PASS
+
+
+def test_fx203_scaler_built_after_another_stepped():
+    s = amp_cycle(Script())
+    s.objects.append(TrackedObject("scaler#2", ev.SCALER, "GradScaler", Site("t.py", 40), {"enabled": True}))
+    s.add(ev.OBJECT_CREATED, 40, "scaler#2")
+    res = s.check("FX203")
+    assert res.status == FAIL and res.findings[0].line == 40
+    assert amp_cycle(Script(), n=2).check("FX203").status == PASS
+
+
+def test_fx204_scheduler_rebuilt_for_the_same_optimizer():
+    s = Script().zero().backward().step().sched()
+    created(s, "scheduler#2", ev.SCHEDULER, 50, cls="StepLR", optimizer=OPT)
+    res = s.check("FX204")
+    assert res.status == FAIL and res.findings[0].line == 50
+    assert Script().zero().backward().step().sched().check("FX204").status == PASS
+
+
+def test_fx205_backward_reaching_unheld_parameters():
+    s = Script().zero().backward(line=22)
+    s.events[-1].data.update(orphans=2, orphan_shapes=[[5, 8], [5]])
+    s.step()
+    res = s.check("FX205")
+    assert res.status == FAIL and res.findings[0].line == 22
+    ok = Script().zero().backward()
+    ok.events[-1].data.update(orphans=0)
+    assert ok.check("FX205").status == PASS
+
+
+def test_fx206_same_prefix_in_consecutive_passes():
+    def run(prefixes):
+        s = created(Script(), "loader#1", ev.LOADER, 5, cls="DataLoader")
+        for prefix in prefixes:
+            s.add(ev.RNG_SEED, 60, seed=0)
+            s.add(ev.SAMPLER_ORDER, 61, "loader#1", prefix=prefix, shuffle=True)
+            s.zero().backward().step()
+        return s.check("FX206")
+
+    res = run([[3, 1, 2], [3, 1, 2]])
+    assert res.status == FAIL and res.findings[0].line == 60
+    assert run([[3, 1, 2], [2, 3, 1]]).status == PASS
+
+
+def test_fx601_weights_only_checkpoint_unless_a_full_one_exists():
+    weights = {"model_tensors": 4, "optimizer_state": 0, "scaler_state": 0, "scheduler_state": 0}
+    full = dict(weights, optimizer_state=1)
+    s = Script().zero().backward().step().add(ev.CHECKPOINT, 70, target="ckpt.pt", **weights)
+    res = s.check("FX601")
+    assert res.status == FAIL and res.findings[0].line == 70
+    both = Script().zero().backward().step().add(ev.CHECKPOINT, 70, target="best.pt", **weights)
+    both.add(ev.CHECKPOINT, 71, target="last.pt", **full)
+    assert both.check("FX601").status == PASS

@@ -73,6 +73,14 @@ class GradState:
     def params_of(self, key: str) -> list:
         return self._refresh(key) if key in self._optimizers else []
 
+    def holds(self, p: Any) -> bool:
+        """Is this parameter held by an optimizer seen so far?"""
+        ref = self._refs.get(id(p))
+        return ref is not None and ref() is p
+
+    def optimizers_of(self, p: Any) -> tuple[str, ...]:
+        return self._params[id(p)][OPTS] if self.holds(p) else ()
+
     def owners(self, params: list) -> list[str]:
         """Keys of the optimizers holding any of these parameters."""
         found: list[str] = []

@@ -20,8 +20,9 @@ from torch.utils.data import DataLoader
 from fxcheck import events as ev
 from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
-from fxcheck.capture.looptracer import LoopTracer
+from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
+from fxcheck.capture.state import StateHooks, optimizer_state_facts, orphan_parameters
 from fxcheck.events import Site
 
 
@@ -47,6 +48,7 @@ class Hooks:
         self.tracer = tracer
         self.grads = gs.GradState()
         self.loaders = LoaderTracker(rec, self._window)
+        self.state = StateHooks(rec, tracer, self._patch)
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
@@ -67,6 +69,7 @@ class Hooks:
         self._hook_schedulers()
         self._hook_loaders()
         self._hook_modules()
+        self.state.install()
 
     def uninstall(self) -> None:
         while self._undo:
@@ -75,7 +78,7 @@ class Hooks:
     # -- gradient observation ---------------------------------------------------------------
     def _observe(self, cause: str) -> None:
         """Look at the gradients; record clearings and hand-made gradients found since the last look."""
-        edit = self.tracer.take_grad_edit()
+        edit = self.tracer.take_edit(GRAD_EDIT)
         seq = len(self.rec.events)
         touched, cleared = self.grads.observe(seq, cause)
         if cause in (gs.BACKWARD, gs.KNOWN_SCALING, gs.CLEARING_API) or not (touched or cleared):
@@ -94,8 +97,15 @@ class Hooks:
 
     def _register_optimizer(self, opt: Any) -> str:
         defaults = getattr(opt, "defaults", {}) or {}
-        n = sum(len(g["params"]) for g in opt.param_groups)
-        key = self.rec.register(opt, ev.OPTIMIZER, {"lr": _floats(defaults.get("lr")), "params": n})
+        params = [p for g in opt.param_groups for p in g["params"]]
+        # parameters an earlier optimizer has already stepped: their moments / momentum live there
+        shares: dict[str, int] = {}
+        for p in params:
+            for other in self.grads.optimizers_of(p):
+                if self.rec.step_calls.get(other):
+                    shares[other] = shares.get(other, 0) + 1
+        attrs = {"lr": _floats(defaults.get("lr")), "params": len(params), "shares_stepped": shares}
+        key = self.rec.register(opt, ev.OPTIMIZER, attrs)
         self.grads.add_optimizer(key, opt)
         return key
 
@@ -128,7 +138,7 @@ class Hooks:
         self._patch(torch.optim.Optimizer, "zero_grad", make_zero_grad)
 
     def _cleared_by(self, via: str, obj: str | None, set_to_none: bool) -> None:
-        self.tracer.take_grad_edit()
+        self.tracer.take_edit(GRAD_EDIT)
         seq = len(self.rec.events)
         _, cleared = self.grads.observe(seq, gs.CLEARING_API)
         self.rec.emit(ev.GRAD_CLEAR, obj, via=via, set_to_none=bool(set_to_none), cleared=cleared)
@@ -137,7 +147,11 @@ class Hooks:
         self.rec.check_stopped()
         key = self._optimizer_key(opt)
         self._observe(gs.UNEXPLAINED)
-        self._steps.append((key, self.grads.cycle_facts(key), self.rec.backward_count))
+        facts = self.grads.cycle_facts(key)
+        edit = self.state.state_edit_site()
+        if edit is not None:
+            facts["state_edit"] = str(edit)
+        self._steps.append((key, facts, self.rec.backward_count))
 
     def _after_step(self, opt: Any, args: Any, kwargs: Any) -> None:
         key, before, backwards = self._steps.pop()
@@ -148,7 +162,8 @@ class Hooks:
             ev.OPTIMIZER_STEP, key,
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
-            params=facts["params"], trainable=facts["trainable"],
+            params=facts["params"], trainable=facts["trainable"], state_edit=before.get("state_edit"),
+            **optimizer_state_facts(opt),
         )
         self._stepped(key, event.seq)
 
@@ -187,6 +202,10 @@ class Hooks:
                 hooks._observe(gs.UNEXPLAINED)
                 inside = hooks._steps[-1][0] if hooks._steps else None
                 event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside)
+                if hooks._walk_graph():
+                    orphans = orphan_parameters(tensors, hooks.grads.holds)
+                    event.data["orphans"] = len(orphans)
+                    event.data["orphan_shapes"] = [list(p.shape) for p in orphans[:4]]
                 hooks.rec.backward_count += 1
                 try:
                     return original(tensors, *args, **kwargs)
@@ -200,6 +219,13 @@ class Hooks:
             return backward
 
         self._patch(torch.autograd, "backward", make)
+
+    def _walk_graph(self) -> bool:
+        """Walk the autograd graph (for parameters no optimizer holds) on the first backwards of each epoch."""
+        if self.rec.backward_count < 2:
+            return True
+        current = self.loaders.training_pass()
+        return current is not None and current[0].steps == 0
 
     def _is_scaled(self, tensors: Any) -> bool:
         """Was the tensor given to backward produced by an enabled GradScaler's scale()?"""
@@ -391,12 +417,14 @@ class Hooks:
 
     # -- DataLoader ------------------------------------------------------------------------------
     def _hook_loaders(self) -> None:
+        hooks = self
         tracker = self.loaders
 
         def make_init(original: Any) -> Any:
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 original(self, *args, **kwargs)
                 tracker.created(self)
+                hooks.state.sampler_loader[id(self.sampler)] = hooks.rec.key_of(self)
 
             return __init__
 

@@ -1,7 +1,7 @@
 """sys.settrace loop tracer: line events in the user's own files only, loop heads counted.
 
-Besides loop heads it notes the latest statement that edits a ``.grad`` by hand, so a
-clearing seen only from state can still be pinned to the user's line.
+Besides loop heads it notes the latest statement that edits a ``.grad`` or an optimizer's
+``.state`` by hand, so a change seen only from state can still be pinned to the user's line.
 
 This is the hot path: every Python call of the traced program passes through ``_global``.
 It imports nothing beyond the standard library, decides "is this the user's file?" once per
@@ -34,19 +34,20 @@ def _excluded_roots() -> tuple[str, ...]:
 
 LOOP_HEAD = 0  # a `for`/`while` statement
 GRAD_EDIT = 1  # a statement that assigns, deletes or zeroes a `.grad` (e.g. `p.grad = None`)
+STATE_EDIT = 2  # a statement that replaces or clears an optimizer's `.state`
 _GRAD_EDITS = {"zero_", "fill_", "detach_", "mul_", "copy_"}
 
 
-def _mentions_grad(node: ast.AST) -> bool:
+def _mentions(node: ast.AST, attr: str) -> bool:
     while isinstance(node, (ast.Attribute, ast.Subscript)):
-        if isinstance(node, ast.Attribute) and node.attr == "grad":
+        if isinstance(node, ast.Attribute) and node.attr == attr:
             return True
         node = node.value
     return False
 
 
 def marked_lines(path: str) -> dict[int, int]:
-    """Lines of a Python file worth a look when they run: loop heads and gradient edits."""
+    """Lines of a Python file worth a look when they run: loop heads and hand edits of gradients or state."""
     try:
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read(), filename=path)
@@ -58,11 +59,16 @@ def marked_lines(path: str) -> dict[int, int]:
             marks[node.lineno] = LOOP_HEAD
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-            if any(_mentions_grad(t) for t in targets):
+            if any(_mentions(t, "grad") for t in targets):
                 marks.setdefault(node.lineno, GRAD_EDIT)
+            elif any(isinstance(t, ast.Attribute) and t.attr == "state" for t in targets):
+                marks.setdefault(node.lineno, STATE_EDIT)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in _GRAD_EDITS and _mentions_grad(node.func.value):
+            if node.func.attr in _GRAD_EDITS and _mentions(node.func.value, "grad"):
                 marks.setdefault(node.lineno, GRAD_EDIT)
+            elif node.func.attr == "clear" and isinstance(node.func.value, ast.Attribute) \
+                    and node.func.value.attr == "state":
+                marks.setdefault(node.lineno, STATE_EDIT)
     return marks
 
 
@@ -75,8 +81,8 @@ class LoopTracer:
         # file name -> local tracer for user files, None for everything else (the per-file cache)
         self._file_tracer: dict[str, TraceFn | None] = {}
         self.loop_hits: Counter[tuple[str, int]] = Counter()
-        # the latest gradient edit that ran in the user's files: (file name, line), taken by the hooks
-        self.last_grad_edit: tuple[str, int] | None = None
+        # the latest hand edit of gradients / optimizer state that ran in the user's files: (file name, line)
+        self.last_edit: dict[int, tuple[str, int]] = {}
         self._prev: TraceFn | None = None
         self._installed = False
         self._paused = False
@@ -102,6 +108,7 @@ class LoopTracer:
 
     def _make_local(self, filename: str, marks: dict[int, int]) -> TraceFn:
         hits = self.loop_hits
+        edits = self.last_edit
         get = marks.get
 
         def local(frame: Any, event: str, arg: Any) -> TraceFn:
@@ -111,7 +118,7 @@ class LoopTracer:
                     if mark == LOOP_HEAD:
                         hits[(filename, frame.f_lineno)] += 1
                     else:
-                        self.last_grad_edit = (filename, frame.f_lineno)
+                        edits[mark] = (filename, frame.f_lineno)
             return local
 
         return local
@@ -139,10 +146,9 @@ class LoopTracer:
         sys.settrace(self._global)
         self._installed = True
 
-    def take_grad_edit(self) -> tuple[str, int] | None:
-        """The gradient edit that ran since the last call, if any."""
-        edit, self.last_grad_edit = self.last_grad_edit, None
-        return edit
+    def take_edit(self, kind: int) -> tuple[str, int] | None:
+        """The latest edit of this kind (GRAD_EDIT, STATE_EDIT) that ran since the last call, if any."""
+        return self.last_edit.pop(kind, None)
 
     def stop(self) -> None:
         if self._installed:

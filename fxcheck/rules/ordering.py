@@ -126,10 +126,14 @@ Gradients computed with `torch.autograd.grad` and never written to `.grad` count
 def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     steps = events(g, ev.OPTIMIZER_STEP)
+    # an optimizer that never got a gradient while backward reached parameters no optimizer holds:
+    # its model was replaced after it was built, which FX205 reports
+    orphaned = any(e["data"].get("orphans") for e in events(g, ev.BACKWARD))
+    never_fed = {s["obj"] for s in steps} - {s["obj"] for s in steps if s["data"].get("fresh")}
     for s in steps:
         d = s["data"]
-        if not d.get("trainable", 1):
-            continue  # every parameter frozen: nothing could have received gradients
+        if not d.get("trainable", 1) or (orphaned and s["obj"] in never_fed):
+            continue  # every parameter frozen (nothing could get gradients), or FX205's case
         if not d.get("fresh") and not d.get("cleared_before_step"):
             hits.add(f"{s['obj']}.step() at {where(s)} ran with no backward since its previous step "
                      f"(0 of {d.get('params')} parameters received new gradients)", s)

@@ -1,0 +1,159 @@
+"""Hooks and readings for state that must persist: optimizer state, checkpoints, sample order, seeds."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils.data import RandomSampler
+from torch.utils.data.distributed import DistributedSampler
+
+from fxcheck import events as ev
+from fxcheck.capture.looptracer import STATE_EDIT, LoopTracer
+from fxcheck.capture.recorder import Recorder
+from fxcheck.events import Site
+
+ORDER_PREFIX = 32  # sample indices kept per pass to compare epochs' orders
+
+
+def optimizer_state_facts(opt: Any) -> dict[str, Any]:
+    """What a step leaves in the optimizer: per-parameter state entries, the step count, the LR."""
+    state = getattr(opt, "state", {}) or {}
+    step = None
+    for entry in state.values():
+        value = entry.get("step") if isinstance(entry, dict) else None
+        if isinstance(value, torch.Tensor):
+            if value.device.type == "cpu" and value.numel() == 1:  # never sync a device tensor for this
+                step = int(value.item())
+            break
+        if isinstance(value, (int, float)):
+            step = int(value)
+            break
+    groups = getattr(opt, "param_groups", None) or [{}]
+    lr = groups[0].get("lr")
+    return {"state_size": len(state), "state_step": step,
+            "lr": float(lr) if isinstance(lr, (int, float, torch.Tensor)) else None}
+
+
+def describe_payload(obj: Any, depth: int = 0) -> dict[str, int]:
+    """What a torch.save payload holds: model tensors, optimizer / scaler / scheduler states."""
+    found = {"model_tensors": 0, "optimizer_state": 0, "scaler_state": 0, "scheduler_state": 0}
+    if depth > 4:
+        return found
+    if isinstance(obj, nn.Module):
+        found["model_tensors"] += sum(1 for _ in obj.state_dict().values())
+    elif isinstance(obj, dict):
+        keys = set(obj)
+        if {"state", "param_groups"} <= keys:
+            found["optimizer_state"] += 1
+        elif {"scale", "growth_factor", "backoff_factor"} <= keys:
+            found["scaler_state"] += 1
+        elif "last_epoch" in keys and ("base_lrs" in keys or "_step_count" in keys or "best" in keys):
+            found["scheduler_state"] += 1
+        elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            found["model_tensors"] += len(obj)
+        else:
+            for value in obj.values():
+                for k, n in describe_payload(value, depth + 1).items():
+                    found[k] += n
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            for k, n in describe_payload(value, depth + 1).items():
+                found[k] += n
+    return found
+
+
+def orphan_parameters(tensors: Any, held: Callable[[torch.Tensor], bool]) -> list[torch.Tensor]:
+    """Parameters a backward will write gradients to that no optimizer holds (a walk of the autograd graph)."""
+    items = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors or ())
+    stack = [t.grad_fn for t in items if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+    seen: set[int] = set()
+    orphans: list[torch.Tensor] = []
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        leaf = getattr(fn, "variable", None)  # AccumulateGrad nodes hold their leaf tensor
+        if isinstance(leaf, nn.Parameter) and leaf.requires_grad and not held(leaf):
+            orphans.append(leaf)
+        stack.extend(nxt for nxt, _ in fn.next_functions if nxt is not None)
+    return orphans
+
+
+class StateHooks:
+    """torch.save, Optimizer.load_state_dict, shuffling samplers and torch.manual_seed."""
+
+    def __init__(self, rec: Recorder, tracer: LoopTracer, patch: Callable[[Any, str, Callable], None]) -> None:
+        self.rec, self.tracer, self._patch = rec, tracer, patch
+        self.sampler_loader: dict[int, str] = {}  # id(sampler) -> key of the loader using it
+
+    def install(self) -> None:
+        rec = self.rec
+        hooks = self
+
+        def make_save(original: Any) -> Any:
+            def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+                rec.check_stopped()
+                facts = describe_payload(obj)
+                target = os.fspath(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
+                result = original(obj, f, *args, **kwargs)
+                rec.emit(ev.CHECKPOINT, None, target=str(target), **facts)
+                return result
+
+            return save
+
+        def make_load(original: Any) -> Any:
+            def load_state_dict(self: Any, state_dict: Any) -> Any:
+                rec.check_stopped()
+                result = original(self, state_dict)
+                rec.emit(ev.OPTIMIZER_LOAD, rec.key_of(self))
+                return result
+
+            return load_state_dict
+
+        def make_order(original: Any) -> Any:
+            def __iter__(self: Any) -> Any:
+                return hooks._recorded(self, original(self))
+
+            return __iter__
+
+        def make_seed(original: Any) -> Any:
+            def manual_seed(seed: Any) -> Any:
+                result = original(seed)
+                rec.emit(ev.RNG_SEED, None, seed=int(seed) if isinstance(seed, int) else str(seed))
+                return result
+
+            return manual_seed
+
+        self._patch(torch, "save", make_save)
+        self._patch(torch.optim.Optimizer, "load_state_dict", make_load)
+        self._patch(RandomSampler, "__iter__", make_order)
+        self._patch(DistributedSampler, "__iter__", make_order)
+        self._patch(torch, "manual_seed", make_seed)
+
+    def _recorded(self, sampler: Any, inner: Any) -> Any:
+        """Yield the sampler's indices unchanged, keeping the first few of this pass."""
+        prefix: list[int] = []
+        emitted = False
+        for index in inner:
+            if not emitted:
+                prefix.append(int(index))
+                if len(prefix) == ORDER_PREFIX:
+                    self._order(sampler, prefix)
+                    emitted = True
+            yield index
+        if not emitted and prefix:
+            self._order(sampler, prefix)
+
+    def _order(self, sampler: Any, prefix: list[int]) -> None:
+        self.rec.emit(ev.SAMPLER_ORDER, self.sampler_loader.get(id(sampler)), sampler=type(sampler).__name__,
+                      prefix=list(prefix), shuffle=bool(getattr(sampler, "shuffle", True)),
+                      set_epoch=getattr(sampler, "epoch", None))
+
+    def state_edit_site(self) -> Site | None:
+        """Where the user's script last replaced or cleared an optimizer's state by hand, if it did."""
+        edit = self.tracer.take_edit(STATE_EDIT)
+        return Site(self.rec._show(edit[0]), edit[1], None) if edit else None

@@ -1,0 +1,66 @@
+"""FX6xx: checkpoints written during training hold everything a resume needs."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from fxcheck import events as ev
+from fxcheck.graph import enabled_scalers, events, where
+from fxcheck.rules import Check, Rule, rule
+from fxcheck.rules.ordering import Occurrences
+
+
+@rule(
+    id="FX601", name="checkpoint-missing-state", severity="warning",
+    summary="a checkpoint saved during training holds model weights but not the optimizer (or scaler / scheduler) state",
+    what="""
+Inspects the structure of every `torch.save` payload written after training began (never its
+values, and never changing what is written): model weights with no optimizer state, or without the
+GradScaler / LR scheduler state while those are in use, are flagged — unless the run also wrote a
+complete checkpoint, in which case weights-only files are exports.""",
+    why="""
+Resuming from such a checkpoint silently restarts Adam's moments, the loss scale and the LR
+schedule: the resumed run behaves differently from an uninterrupted one, with no error.""",
+    example="""
+torch.save({"epoch": epoch, "model": model.state_dict()}, "ckpt.pt")""",
+    instead="""
+torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()}, "ckpt.pt")""",
+    limits="""
+Only torch.save is watched (not safetensors or framework checkpointing); a payload is judged by
+the shape of its state dicts.""",
+    hint="save optimizer.state_dict() (and scheduler / scaler state dicts) next to the model weights",
+)
+def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    first_step = next((e["seq"] for e in events(g, ev.OPTIMIZER_STEP, ev.SCALER_STEP)), None)
+    saves = [e for e in events(g, ev.CHECKPOINT) if first_step is not None and e["seq"] > first_step
+             and e["data"].get("model_tensors")]
+    scaler_used = {e["seq"] for e in events(g, ev.SCALER_STEP) if e["obj"] in enabled_scalers(g)}
+    sched_used = {e["seq"] for e in events(g, ev.SCHEDULER_STEP)}
+
+    def missing(e: dict) -> list[str]:
+        d, lack = e["data"], []
+        if not d.get("optimizer_state"):
+            lack.append("optimizer")
+        if any(s < e["seq"] for s in scaler_used) and not d.get("scaler_state"):
+            lack.append("GradScaler")
+        if any(s < e["seq"] for s in sched_used) and not d.get("scheduler_state"):
+            lack.append("LR scheduler")
+        return lack
+
+    complete = [e for e in saves if not missing(e)]
+    if not complete:
+        for e in saves:
+            hits.add(f"torch.save at {where(e)} wrote model weights without the {', '.join(missing(e))} state: a resume "
+                     f"from {e['data'].get('target')} restarts them", e)
+    found = hits.findings()
+    if found:
+        evidence = f"{len(found)} save site(s) miss state"
+    elif saves:
+        exports = len(saves) - len(complete)
+        evidence = f"{len(complete)} complete checkpoint(s) written during training" + \
+            (f" ({exports} weights-only export(s) beside them)" if exports else "")
+    else:
+        evidence = "no checkpoint written during training"
+    return r.result(found, evidence, applicable=bool(saves))

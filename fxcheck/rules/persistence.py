@@ -1,0 +1,310 @@
+"""FX2xx: state that must persist across batches and epochs (optimizer, scaler, LR, sample order)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import networkx as nx
+
+from fxcheck import events as ev
+from fxcheck.graph import enabled_scalers, events, objects, where
+from fxcheck.rules import Check, Rule, rule
+from fxcheck.rules.ordering import Occurrences
+
+
+def _created(g: nx.DiGraph, key: str) -> dict[str, Any] | None:
+    return next((e for e in events(g, ev.OBJECT_CREATED) if e["obj"] == key), None)
+
+
+def _steps_by_optimizer(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
+    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events(g, ev.OPTIMIZER_STEP):
+        steps[e["obj"]].append(e)
+    return steps
+
+
+@rule(
+    id="FX201", name="optimizer-recreated", severity="error",
+    summary="a new optimizer was built over parameters an earlier optimizer had already stepped",
+    what="""
+Records where every optimizer is built and which parameters it holds; flags an optimizer built over
+parameters that an earlier optimizer object has already stepped.""",
+    why="""
+Adam's moments, SGD's momentum buffers and step counts live in the optimizer object. Building a new
+one (typically inside the epoch loop) throws them away: every epoch restarts with zero momentum and
+Adam's bias correction from step 1, a silent change of the training dynamics.""",
+    example="""
+for epoch in range(epochs):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)   # rebuilt each epoch
+    train_one_epoch(model, optimizer)""",
+    instead="""
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(epochs):
+    train_one_epoch(model, optimizer)""",
+    limits="""
+A deliberate switch of optimizer between training phases is flagged too; switching through
+`add_param_group` or `load_state_dict` keeps the state and is not.""",
+    hint="build the optimizer once, before the epoch loop",
+)
+def optimizer_recreated(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    opts = objects(g, ev.OPTIMIZER)
+    steps = _steps_by_optimizer(g)
+    for o in opts:
+        for earlier, n in (o["attrs"].get("shares_stepped") or {}).items():
+            at = _created(g, o["key"])
+            hits.add(f"{o['key']} ({o['cls']}) was built at {where(at)} over {n} parameters that {earlier} had already "
+                     f"stepped {len(steps.get(earlier, []))} times: their moments/momentum restart from zero", at)
+    found = hits.findings()
+    summary = "; ".join(f"{o['key']} {o['cls']} created {where(o)}, {len(steps.get(o['key'], []))} steps" for o in opts)
+    evidence = f"one object per set of parameters: {summary}" if not found else \
+        f"{len(found)} place(s) rebuild an optimizer over stepped parameters"
+    return r.result(found, evidence if opts else "no optimizer built", applicable=bool(steps))
+
+
+@rule(
+    id="FX202", name="optimizer-state-reset", severity="error",
+    summary="the same optimizer object had its per-parameter state cleared or reloaded during training",
+    what="""
+Reads each optimizer's per-parameter state after every step (number of entries, step count) and
+flags a step after which they went backwards: state cleared, replaced or reloaded mid-training.""",
+    why="""
+Clearing `optimizer.state` or reloading an old state dict each epoch silently resets momentum and
+Adam's moments (and bias correction), the same damage as rebuilding the optimizer.""",
+    example="""
+for epoch in range(epochs):
+    optimizer.state = collections.defaultdict(dict)   # "reset momentum"
+    train_one_epoch(model, optimizer)""",
+    instead="""
+for epoch in range(epochs):
+    train_one_epoch(model, optimizer)                  # the state carries over""",
+    limits="""
+A resume (load_state_dict before the first step) is fine and not flagged. Optimizers keeping no
+per-parameter state (plain SGD) cannot show a reset.""",
+    hint="keep the optimizer's state across epochs; reload it only to resume before training starts",
+)
+def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    steps = _steps_by_optimizer(g)
+    loads = events(g, ev.OPTIMIZER_LOAD)
+    stateful = 0
+    for opt, seq in steps.items():
+        if any(s["data"].get("state_size") for s in seq):
+            stateful += 1
+        for prev, cur in zip(seq, seq[1:]):
+            p, c = prev["data"], cur["data"]
+            went_back = (c.get("state_size") or 0) < (p.get("state_size") or 0)
+            if c.get("state_step") is not None and p.get("state_step") is not None:
+                # strictly lower: a parameter without a gradient in one step keeps its count
+                went_back = went_back or c["state_step"] < p["state_step"]
+            if not went_back:
+                continue
+            load = next((e for e in loads if e["obj"] == opt and prev["seq"] < e["seq"] < cur["seq"]), None)
+            at = load or cur
+            how = "reloaded by load_state_dict" if load else (
+                f"cleared at {c['state_edit']}" if c.get("state_edit") else "cleared")
+            if not load and c.get("state_edit"):
+                file, _, line = c["state_edit"].rpartition(":")
+                at = dict(cur, file=file, line=int(line))
+            hits.add(f"{opt}'s state was {how} between its steps at {where(prev)} and {where(cur)} "
+                     f"(step count {p.get('state_step')} -> {c.get('state_step')}, "
+                     f"{p.get('state_size')} -> {c.get('state_size')} parameter entries)", at)
+    found = hits.findings()
+    total = sum(len(s) for s in steps.values())
+    evidence = (f"per-parameter state only grew over {total} steps of {stateful} stateful optimizer(s)"
+                if not found else f"{len(found)} place(s) reset an optimizer's state")
+    return r.result(found, evidence if stateful else "no optimizer with per-parameter state stepped",
+                    applicable=stateful > 0)
+
+
+@rule(
+    id="FX203", name="scaler-recreated", severity="error",
+    summary="a new GradScaler was built after training began",
+    what="""
+Flags a GradScaler built after an earlier GradScaler had already stepped an optimizer.""",
+    why="""
+The scaler learns its loss scale over the run (backing off after overflows, growing after stable
+stretches). A new one starts again at 65536 with a fresh growth tracker: float16 runs hit a burst of
+skipped steps after every re-creation.""",
+    example="""
+for epoch in range(epochs):
+    scaler = torch.amp.GradScaler("cuda")   # rebuilt each epoch
+    train_one_epoch(model, optimizer, scaler)""",
+    instead="""
+scaler = torch.amp.GradScaler("cuda")
+for epoch in range(epochs):
+    train_one_epoch(model, optimizer, scaler)""",
+    limits="""
+Only enabled scalers that stepped count; a disabled scaler is never flagged.""",
+    hint="build the GradScaler once, next to the optimizer",
+)
+def scaler_recreated(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    stepped: set[str] = set()
+    scalers = set(enabled_scalers(g))
+    for e in events(g):
+        if e["kind"] == ev.SCALER_STEP and e["obj"] in scalers:
+            stepped.add(e["obj"])
+        elif e["kind"] == ev.OBJECT_CREATED and e["obj"] in scalers and stepped - {e["obj"]}:
+            hits.add(f"{e['obj']} was built at {where(e)} after {sorted(stepped)[0]} had already stepped: the loss "
+                     f"scale and its growth tracker start over", e)
+    updates = [e for e in events(g, ev.SCALER_UPDATE) if e["obj"] in scalers]
+    found = hits.findings()
+    if found:
+        evidence = f"{len(found)} place(s) rebuild the GradScaler"
+    else:
+        scale = f"; scale {updates[0]['data'].get('scale_before')} -> {updates[-1]['data'].get('scale_after')}" \
+            if updates else ""
+        evidence = f"{len(scalers)} GradScaler object(s), {len(updates)} updates{scale}"
+    return r.result(found, evidence if stepped else "no enabled GradScaler stepped", applicable=bool(stepped))
+
+
+RESTARTING = {"CosineAnnealingWarmRestarts", "CyclicLR"}  # schedulers that jump back by design
+
+
+@rule(
+    id="FX204", name="lr-schedule-restarted", severity="warning",
+    summary="a new LR scheduler was built for an optimizer that already had one stepping, or the LR jumped back",
+    what="""
+Flags an LR scheduler built for an optimizer whose earlier scheduler had already stepped, and a
+learning rate that jumps back to its initial value at an epoch boundary after it had moved (unless
+a single warm-restart scheduler does that by design).""",
+    why="""
+A scheduler rebuilt each epoch replays its first epoch forever: the warm-up or decay never gets
+past epoch 1, so the run trains at the wrong learning rate without any error.""",
+    example="""
+for epoch in range(epochs):
+    scheduler = CosineAnnealingLR(optimizer, T_max=len(loader))   # rebuilt each epoch
+    train_one_epoch(model, optimizer, scheduler)""",
+    instead="""
+scheduler = CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
+for epoch in range(epochs):
+    train_one_epoch(model, optimizer, scheduler)""",
+    limits="""
+CosineAnnealingWarmRestarts and CyclicLR restart on purpose and are not flagged. An LR set by hand
+that returns to its initial value at an epoch boundary is flagged at the first step of that epoch.""",
+    hint="build the scheduler once for the whole run; use a warm-restart scheduler if restarts are intended",
+)
+def lr_schedule_restarted(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    stepping: dict[str, str] = {}  # optimizer -> a scheduler of it that has stepped
+    scheds = {o["key"]: o for o in objects(g, ev.SCHEDULER)}
+    rebuilt_for: set[str] = set()
+    for e in events(g):
+        if e["kind"] == ev.SCHEDULER_STEP and e["data"].get("optimizer"):
+            stepping.setdefault(e["data"]["optimizer"], e["obj"])
+        elif e["kind"] == ev.OBJECT_CREATED and e["obj"] in scheds:
+            opt = scheds[e["obj"]]["attrs"].get("optimizer")
+            if opt in stepping and stepping[opt] != e["obj"]:
+                rebuilt_for.add(opt)
+                hits.add(f"{e['obj']} ({scheds[e['obj']]['cls']}) was built at {where(e)} for {opt}, whose scheduler "
+                         f"{stepping[opt]} had already stepped: the schedule starts over", e)
+    restarting = {o["attrs"].get("optimizer") for o in scheds.values() if o["cls"] in RESTARTING}
+    for opt, seq in _steps_by_optimizer(g).items():
+        if opt in rebuilt_for or opt in restarting or not seq:
+            continue
+        by_epoch: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for s in seq:
+            by_epoch[s["epoch"]].append(s)
+        epochs = sorted(by_epoch)
+        for before, after in zip(epochs, epochs[1:]):
+            first = [s["data"].get("lr") for s in by_epoch[before]]
+            again = [s["data"].get("lr") for s in by_epoch[after]]
+            n = min(3, len(first), len(again))
+            # a restart replays the schedule: the LR moved during the epoch, then the next starts over
+            if n >= 2 and len(set(first)) > 1 and first[-1] != first[0] and again[:n] == first[:n]:
+                cur = by_epoch[after][0]
+                hits.add(f"{opt}'s learning rate started epoch {after} over from {first[0]} (it was {first[-1]} at the "
+                         f"end of epoch {before}) and replays the same values: the schedule restarts", cur)
+    found = hits.findings()
+    evidence = f"{len(scheds)} scheduler object(s), each built once; no LR jump back at an epoch boundary" \
+        if not found else f"{len(found)} place(s) restart the LR schedule"
+    return r.result(found, evidence if (scheds or stepping) else "no LR scheduler", applicable=bool(scheds))
+
+
+@rule(
+    id="FX205", name="parameters-not-optimized", severity="error",
+    summary="parameters that receive gradients are not held by any optimizer",
+    what="""
+Walks the autograd graph of the first backward passes of each epoch and flags parameters
+(`nn.Parameter` with requires_grad) that will receive gradients but that no optimizer holds.""",
+    why="""
+Typical cause: a module replaced after the optimizer was built (`model.fc = nn.Linear(...)`). The
+new layer gets gradients every step but never changes; the old layer's parameters sit in the
+optimizer and never get gradients. Training runs and the loss moves a little, from the other layers.""",
+    example="""
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model.fc = nn.Linear(512, num_classes)          # not in the optimizer""",
+    instead="""
+model.fc = nn.Linear(512, num_classes)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)""",
+    limits="""
+Only the first backward passes of each epoch are walked. Tensors that are not `nn.Parameter`
+(inputs with requires_grad, e.g. for adversarial examples) are ignored.""",
+    hint="build the optimizer after the model is final, or add the new parameters with add_param_group",
+)
+def parameters_not_optimized(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    walked = [e for e in events(g, ev.BACKWARD) if "orphans" in e["data"]]
+    for e in walked:
+        n = e["data"]["orphans"]
+        if n:
+            shapes = ", ".join(str(s) for s in e["data"].get("orphan_shapes") or [])
+            hits.add(f"backward at {where(e)} writes gradients to {n} parameter(s) that no optimizer holds "
+                     f"(shapes {shapes}): they never train", e)
+    found = hits.findings()
+    evidence = (f"every parameter that received gradients is held by an optimizer ({len(walked)} backward passes "
+                f"walked)" if not found else f"{len(found)} backward call site(s) reach parameters no optimizer holds")
+    return r.result(found, evidence if walked else "no backward observed", applicable=bool(walked))
+
+
+@rule(
+    id="FX206", name="same-epoch-order", severity="error",
+    summary="a shuffling loader yields the same sample order in every epoch",
+    what="""
+Records the first sample indices that each shuffling sampler yields in each pass and flags a loader
+whose order is identical from one epoch to the next.""",
+    why="""
+Shuffling exists so that each epoch sees the batches in a new order. Re-seeding inside the epoch
+loop (or a DistributedSampler without set_epoch) replays one order every epoch: the model sees the
+same batch sequence and its generalization suffers, silently.""",
+    example="""
+for epoch in range(epochs):
+    torch.manual_seed(0)                  # "for reproducibility"
+    for x, y in loader:                   # same order every epoch
+        ...""",
+    instead="""
+torch.manual_seed(0)                      # once, before the loop
+for epoch in range(epochs):
+    for x, y in loader:
+        ...""",
+    limits="""
+Only RandomSampler and DistributedSampler are watched; a custom sampler is not.""",
+    hint="seed once before the epoch loop (or call sampler.set_epoch(epoch) for a DistributedSampler)",
+)
+def same_epoch_order(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    loaders = {o["key"]: o for o in objects(g, ev.LOADER)}
+    by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events(g, ev.SAMPLER_ORDER):
+        if e["data"].get("shuffle") and e["obj"] in loaders:
+            by_site[where(loaders[e["obj"]])].append(e)
+    seeds = events(g, ev.RNG_SEED)
+    compared = 0
+    for site, orders in by_site.items():
+        for prev, cur in zip(orders, orders[1:]):
+            if len(cur["data"]["prefix"]) < 2:
+                continue
+            compared += 1
+            if cur["data"]["prefix"] == prev["data"]["prefix"]:
+                reseed = next((s for s in reversed(seeds) if prev["seq"] < s["seq"] < cur["seq"]), None)
+                at = reseed or cur
+                why = f"torch.manual_seed at {where(reseed)} re-seeded it" if reseed else "its generator was reset"
+                hits.add(f"the shuffling loader built at {site} yielded the same sample order in consecutive passes "
+                         f"(first indices {cur['data']['prefix'][:5]}...): {why}", at)
+    found = hits.findings()
+    evidence = f"sample order differed between consecutive passes: {compared}/{compared} comparisons" if not found \
+        else f"{len(found)} loader(s) repeat their order"
+    return r.result(found, evidence if compared else "no shuffling loader seen over two passes",
+                    applicable=compared > 0)

@@ -38,6 +38,8 @@ class GradState:
         self._params: dict[int, list] = {}  # id(param) -> record
         self._refs: dict[int, weakref.ref] = {}  # id(param) -> weak reference (to drop dead ones)
         self.last_step: dict[str, int] = {}  # optimizer key -> seq of its latest step
+        # per optimizer: gradients produced since its latest step that a clearing threw away (taken by the hooks)
+        self.dropped: dict[str, int] = {}
 
     def add_optimizer(self, key: str, optimizer: torch.optim.Optimizer) -> None:
         self._optimizers[key] = (weakref.ref(optimizer), [-1, []])
@@ -118,19 +120,32 @@ class GradState:
                 if cause == KNOWN_SCALING:
                     continue
                 if snap is None:
-                    _clear(rec, seq, cleared)
+                    self._clear(rec, seq, cleared)
                 elif cause == BACKWARD:
                     _touch(rec, seq, touched)
                 elif cause == CLEARING_API:
-                    _clear(rec, seq, cleared)
+                    self._clear(rec, seq, cleared)
                 else:
                     to_read.append((rec, (grad, before)))
         for rec, (grad, before) in to_read:
             if _is_zero(grad):
-                _clear(rec, seq, cleared)
+                self._clear(rec, seq, cleared)
             elif before is None or before[0] != id(grad):
                 _touch(rec, seq, touched)  # a gradient assigned by hand
         return touched, cleared
+
+    def _clear(self, rec: list, seq: int, cleared: dict[str, int]) -> None:
+        unstepped = rec[LAST] > rec[CLEARED]
+        rec[FIRST] = None
+        rec[CLEARED] = seq
+        for k in rec[OPTS]:
+            cleared[k] = cleared.get(k, 0) + 1
+            if unstepped and rec[LAST] > self.last_step.get(k, -2):
+                self.dropped[k] = self.dropped.get(k, 0) + 1
+
+    def take_dropped(self) -> dict[str, int]:
+        dropped, self.dropped = self.dropped, {}
+        return dropped
 
     def cycle_facts(self, key: str) -> dict[str, int]:
         """For the optimizer about to step: the state of the gradients it will consume.
@@ -165,8 +180,4 @@ def _touch(rec: list, seq: int, touched: dict[str, int]) -> None:
         touched[k] = touched.get(k, 0) + 1
 
 
-def _clear(rec: list, seq: int, cleared: dict[str, int]) -> None:
-    rec[FIRST] = None
-    rec[CLEARED] = seq
-    for k in rec[OPTS]:
-        cleared[k] = cleared.get(k, 0) + 1
+

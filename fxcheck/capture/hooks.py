@@ -22,7 +22,7 @@ from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
 from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
-from fxcheck.capture.state import StateHooks, optimizer_state_facts, orphan_parameters
+from fxcheck.capture.state import StateHooks, loss_divisor, optimizer_state_facts, orphan_parameters
 from fxcheck.events import Site
 
 
@@ -85,7 +85,7 @@ class Hooks:
             return
         site = self.rec.site() if edit is None else Site(self.rec._show(edit[0]), edit[1], None)
         if cleared:
-            self.rec.emit(ev.GRAD_CLEAR, None, site, via="state", cleared=cleared)
+            self.rec.emit(ev.GRAD_CLEAR, None, site, via="state", cleared=cleared, dropped=self.grads.take_dropped())
         if touched:
             self.rec.emit(ev.GRAD_SET, None, site, touched=touched)
 
@@ -141,7 +141,8 @@ class Hooks:
         self.tracer.take_edit(GRAD_EDIT)
         seq = len(self.rec.events)
         _, cleared = self.grads.observe(seq, gs.CLEARING_API)
-        self.rec.emit(ev.GRAD_CLEAR, obj, via=via, set_to_none=bool(set_to_none), cleared=cleared)
+        self.rec.emit(ev.GRAD_CLEAR, obj, via=via, set_to_none=bool(set_to_none), cleared=cleared,
+                      dropped=self.grads.take_dropped())
 
     def _before_step(self, opt: Any, args: Any, kwargs: Any) -> None:
         self.rec.check_stopped()
@@ -201,7 +202,8 @@ class Hooks:
                 hooks.rec.on_backward()
                 hooks._observe(gs.UNEXPLAINED)
                 inside = hooks._steps[-1][0] if hooks._steps else None
-                event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside)
+                event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside,
+                                       divisor=loss_divisor(tensors))
                 if hooks._walk_graph():
                     orphans = orphan_parameters(tensors, hooks.grads.holds)
                     event.data["orphans"] = len(orphans)

@@ -87,7 +87,7 @@ class LoaderTracker:
         cur = st.current
         if cur is not None and cur.active:
             if cur.cut is None:
-                cur.cut = self._cut_for(st, real)
+                cur.cut = cur.event.data["cut"] = self._cut_for(st, real)
             cur.announced = True
             return min(real, cur.cut)
         if st.promised is None:
@@ -107,7 +107,8 @@ class LoaderTracker:
         announced = st.promised is not None
         cut = st.promised if announced else (self._cut_for(st, length) if st.role else None)
         st.promised = None
-        event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0)
+        event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0,
+                              accumulation=st.accumulation)
         st.passes += 1
         p = _Pass(event, cut, announced=announced)
         st.current = p
@@ -148,6 +149,7 @@ class LoaderTracker:
             if st is None or st.accumulation is not None:
                 continue
             st.accumulation = p.yielded
+            p.event.data["accumulation"] = st.accumulation
             if not p.announced and p.cut is not None:
                 aligned = aligned_cut(self.rec.limits.steps, p.event.data.get("length"), st.accumulation)
                 if aligned >= p.yielded:
@@ -159,6 +161,7 @@ class LoaderTracker:
         if p.cut is None and p.yielded >= self.rec.limits.val_steps:
             # role still unknown: it trains if a backward ran during this pass
             p.cut = self._cut_for(st, p.event.data.get("length")) if p.training else self.rec.limits.val_steps
+            p.event.data["cut"] = p.cut
             if not p.training and st.role is None:
                 st.role = "eval"
         length = p.event.data.get("length")
@@ -202,6 +205,7 @@ class _CutIterator:
     def __len__(self) -> int:
         if self._pass.cut is None:
             self._pass.cut = self._tracker._cut_for(self._st, self._pass.event.data.get("length"))
+            self._pass.event.data["cut"] = self._pass.cut
         self._pass.announced = True
         return min(len(self._inner), self._pass.cut)
 

@@ -65,6 +65,34 @@ def describe_payload(obj: Any, depth: int = 0) -> dict[str, int]:
     return found
 
 
+def loss_divisor(tensors: Any) -> float | None:
+    """By how much the tensor given to backward was divided: `loss / 4` or `loss * 0.25` give 4.0.
+
+    Read from the top of its autograd graph (a few scalar Div/Mul nodes; a GradScaler's Mul by the
+    scale, a factor above 1, is passed through). 1.0: not divided; None: divided by something that
+    cannot be read without a device sync (its value is then unknown).
+    """
+    t = tensors if isinstance(tensors, torch.Tensor) else next(iter(tensors or ()), None)
+    fn = t.grad_fn if isinstance(t, torch.Tensor) else None
+    divisor = 1.0
+    for _ in range(4):
+        name = type(fn).__name__ if fn is not None else ""
+        if name not in ("DivBackward0", "MulBackward0"):
+            break
+        other = getattr(fn, "_saved_other", None)
+        if not isinstance(other, torch.Tensor) or other.numel() != 1:
+            break
+        if other.device.type != "cpu":
+            return None
+        value = float(other.item())
+        if name == "DivBackward0" and value > 1:
+            divisor *= value
+        elif name == "MulBackward0" and 0 < value < 1:
+            divisor /= value
+        fn = fn.next_functions[0][0] if fn.next_functions else None
+    return divisor
+
+
 def orphan_parameters(tensors: Any, held: Callable[[torch.Tensor], bool]) -> list[torch.Tensor]:
     """Parameters a backward will write gradients to that no optimizer holds (a walk of the autograd graph)."""
     items = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors or ())

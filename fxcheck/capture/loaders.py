@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from fxcheck import events as ev
 from fxcheck.capture.recorder import Recorder
+from fxcheck.capture.state import augmented_in, numeric_locals
 from fxcheck.events import Event
 
 
@@ -107,8 +108,11 @@ class LoaderTracker:
         announced = st.promised is not None
         cut = st.promised if announced else (self._cut_for(st, length) if st.role else None)
         st.promised = None
+        # the numbers held by the frame that iterates the loader, at the start and end of each pass
+        frame = self.rec.user_frame()
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0,
-                              accumulation=st.accumulation)
+                              accumulation=st.accumulation, frame=_frame_name(frame), locals_start=numeric_locals(frame),
+                              augmented=augmented_in(frame))
         st.passes += 1
         p = _Pass(event, cut, announced=announced)
         st.current = p
@@ -168,18 +172,24 @@ class LoaderTracker:
         if p.cut is not None and p.yielded >= p.cut and (length is None or p.yielded < length):
             # a real cut; an untruncated pass instead ends in its own iterator below, which lets the
             # sampler finish (RandomSampler draws once more from its generator on the way out)
-            self._finish(p)
+            self._ended(p)
             raise StopIteration
         try:
             batch = next(inner)
         except StopIteration:
-            self._finish(p)
+            self._ended(p)
             raise
         p.yielded += 1
         p.event.data["batches"] = p.yielded
         self.rec.emit(ev.LOADER_BATCH, st.key, index=p.yielded - 1)
         self.on_progress()
         return batch
+
+    def _ended(self, p: _Pass) -> None:
+        """The pass ran out (or was cut) in the user's loop: note the frame's numbers, then finish it."""
+        if p.active:
+            p.event.data["locals_end"] = numeric_locals(self.rec.user_frame())
+        self._finish(p)
 
     def _finish(self, p: _Pass) -> None:
         if p.active:
@@ -211,6 +221,10 @@ class _CutIterator:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _frame_name(frame: Any) -> str | None:
+    return None if frame is None else f"{frame.f_code.co_name}@{id(frame):x}"
 
 
 def aligned_cut(steps: int, length: int | None, accumulation: int | None) -> int:

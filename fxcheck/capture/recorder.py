@@ -46,14 +46,19 @@ class Recorder:
     # -- sites and objects ---------------------------------------------------------------------
     def site(self) -> Site:
         """The innermost frame of the user's script on the current stack."""
-        frame: Any = sys._getframe(1)
+        frame = self.user_frame()
+        if frame is None:
+            return Site()
+        return Site(self._show(frame.f_code.co_filename), frame.f_lineno, frame.f_code.co_name)
+
+    def user_frame(self) -> Any:
+        frame: Any = sys._getframe(2)
         is_user = self.is_user_file
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if is_user(filename):
-                return Site(self._show(filename), frame.f_lineno, frame.f_code.co_name)
+            if is_user(frame.f_code.co_filename):
+                return frame
             frame = frame.f_back
-        return Site()
+        return None
 
     def _show(self, filename: str) -> str:
         shown = self._display.get(filename)

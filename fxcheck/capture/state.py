@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 from typing import Any, Callable
 
@@ -16,6 +18,48 @@ from fxcheck.capture.recorder import Recorder
 from fxcheck.events import Site
 
 ORDER_PREFIX = 32  # sample indices kept per pass to compare epochs' orders
+
+
+def numeric_locals(frame: Any) -> dict[str, float]:
+    """The numbers a frame holds (ints, floats, one-element CPU tensors): the values an accumulator takes."""
+    out: dict[str, float] = {}
+    if frame is None:
+        return out
+    for name, value in list(frame.f_locals.items()):
+        if isinstance(value, bool) or name.startswith("__"):
+            continue
+        if isinstance(value, (int, float)):
+            out[name] = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type == "cpu" \
+                and not value.requires_grad:
+            out[name] = float(value.item())
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def augmented_names(path: str) -> dict[int, dict[str, int]]:
+    """For each function (by first line; 0 for the module) of a file: name -> line of its first `name += ...`."""
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found: dict[int, dict[str, int]] = {}
+    scopes = [(0, tree)] + [(n.lineno, n) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for first, scope in scopes:
+        names = found.setdefault(first, {})
+        for node in ast.walk(scope):
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                names.setdefault(node.target.id, node.lineno)
+    return found
+
+
+def augmented_in(frame: Any) -> dict[str, int]:
+    if frame is None:
+        return {}
+    code = frame.f_code
+    scopes = augmented_names(code.co_filename)
+    return scopes.get(0 if code.co_name == "<module>" else code.co_firstlineno, {})
 
 
 def optimizer_state_facts(opt: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -308,3 +309,63 @@ def same_epoch_order(g: nx.DiGraph, r: Rule) -> Check:
         else f"{len(found)} loader(s) repeat their order"
     return r.result(found, evidence if compared else "no shuffling loader seen over two passes",
                     applicable=compared > 0)
+
+
+ACCUMULATOR = re.compile(r"loss|correct|running|sum|acc|seen|samples|batches|tokens|metric|total|count", re.I)
+PERSISTENT = re.compile(r"step|global|iter|best|epoch|patience|lr|ema|seed|warmup|max|min", re.I)
+
+
+@rule(
+    id="FX207", name="accumulator-not-reset", severity="warning",
+    summary="a running loss/metric accumulator or batch counter carries its value into the next epoch",
+    what="""
+Reads the numbers held by the frame that iterates each loader at the start and end of every pass.
+A running sum or counter (a name like running_loss, total, correct, n_batches) that changed during
+one epoch and starts the next epoch with the value it ended with, instead of its initial value, is
+flagged at the line that accumulates into it.""",
+    why="""
+The epoch's reported loss or accuracy then mixes in every earlier epoch: numbers drift, early
+stopping and LR-on-plateau decisions read the wrong metric, and the curve looks smoother than
+training really is.""",
+    example="""
+running_loss = 0.0
+for epoch in range(epochs):
+    for x, y in loader:
+        ...
+        running_loss += loss.item()      # never reset
+    print(running_loss / len(loader))""",
+    instead="""
+for epoch in range(epochs):
+    running_loss = 0.0
+    for x, y in loader:
+        ...
+        running_loss += loss.item()""",
+    limits="""
+Only locals of the frame that runs the loop are read (not attributes such as self.total). Counters
+meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...).""",
+    hint="reset the accumulator at the start of each epoch (inside the epoch loop, before the batch loop)",
+)
+def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    by_loader: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events(g, ev.LOADER_PASS):
+        if "locals_end" in e["data"]:
+            by_loader[e["obj"]].append(e)
+    watched: set[str] = set()
+    for passes in by_loader.values():
+        for prev, cur in zip(passes, passes[1:]):
+            start, end, again = prev["data"]["locals_start"], prev["data"]["locals_end"], cur["data"]["locals_start"]
+            for name, initial in start.items():
+                if not ACCUMULATOR.search(name) or PERSISTENT.search(name):
+                    continue
+                watched.add(name)
+                if name in end and name in again and end[name] != initial and again[name] == end[name]:
+                    line = (prev["data"].get("augmented") or {}).get(name)
+                    at = dict(prev, line=line) if line else cur
+                    hits.add(f"`{name}` went from {initial:g} to {end[name]:g} during epoch {prev['epoch']} and started "
+                             f"epoch {cur['epoch']} at {again[name]:g}: it is never reset between epochs", at)
+    found = hits.findings()
+    evidence = (f"accumulators reset every epoch: {', '.join(sorted(watched))}" if not found
+                else f"{len(found)} accumulator(s) carried across epochs")
+    return r.result(found, evidence if watched else "no running accumulator seen over two passes",
+                    applicable=bool(watched))

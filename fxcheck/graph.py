@@ -232,12 +232,30 @@ def observed(g: nx.DiGraph) -> dict[str, int]:
     passes = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("training")]
     primary = passes[0]["obj"] if passes else None
     primary_passes = [e for e in passes if e["obj"] == primary]
+    steps = len(events(g, ev.OPTIMIZER_STEP))
+    batches = [int(e["data"].get("batches") or 0) for e in primary_passes]
     return {
-        "epochs": len(primary_passes) if primary else (1 if events(g, ev.OPTIMIZER_STEP) else 0),
-        "train_batches": sum(int(e["data"].get("batches") or 0) for e in primary_passes),
-        "optimizer_steps": len(events(g, ev.OPTIMIZER_STEP)),
+        "epochs": len(primary_passes) if primary else (1 if steps else 0),
+        "train_batches": sum(batches),
+        "optimizer_steps": steps,
         "events": len(events(g)),
+        "structure": _structure(primary_passes, batches, steps),
     }
+
+
+def _structure(passes: list[dict[str, Any]], batches: list[int], steps: int) -> str:
+    """E.g. "2 epochs x 12 batches, 8 optimizer steps, accumulation 3 (last cycle of each epoch partial: 2)"."""
+    if not passes:
+        return f"{steps} optimizer steps (a loop without a training DataLoader)"
+    sizes = sorted(set(batches))
+    per_epoch = f"{sizes[0]}" if len(sizes) == 1 else "/".join(str(b) for b in batches)
+    text = f"{len(passes)} epoch(s) x {per_epoch} batches, {steps} optimizer steps"
+    k = next((p["data"].get("accumulation") for p in passes if p["data"].get("accumulation")), None)
+    if k and k > 1:
+        partial = sorted({b % k for b in batches} - {0})
+        text += f", accumulation {k}"
+        text += f" (last cycle of each epoch partial: {'/'.join(map(str, partial))})" if partial else " (no partial cycle)"
+    return text
 
 
 def where(e: dict[str, Any] | None) -> str:

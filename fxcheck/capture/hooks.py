@@ -202,8 +202,11 @@ class Hooks:
                 hooks.rec.on_backward()
                 hooks._observe(gs.UNEXPLAINED)
                 inside = hooks._steps[-1][0] if hooks._steps else None
+                divisor = loss_divisor(tensors)
                 event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside,
-                                       divisor=loss_divisor(tensors))
+                                       divisor=divisor)
+                if divisor and divisor > 1 and isinstance(tensors, torch.Tensor):
+                    hooks.loaders.note_divided_loss(tensors, divisor)
                 if hooks._walk_graph():
                     orphans = orphan_parameters(tensors, hooks.grads.holds)
                     event.data["orphans"] = len(orphans)

@@ -10,9 +10,10 @@ tests ``i + 1 == len(loader)`` sees its last batch.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from fxcheck import events as ev
@@ -30,6 +31,8 @@ class _Pass:
     active: bool = True
     announced: bool = False  # len() has told the script this pass's length: the cut is final
     steps: int = 0  # optimizer steps taken during this pass
+    divided: list = field(default_factory=list)  # losses given to backward that were divided (detached)
+    divisor: float | None = None
 
 
 @dataclass
@@ -189,7 +192,19 @@ class LoaderTracker:
         """The pass ran out (or was cut) in the user's loop: note the frame's numbers, then finish it."""
         if p.active:
             p.event.data["locals_end"] = numeric_locals(self.rec.user_frame())
+            if p.divided:
+                # one sum (one device sync) per pass: what a running total of the divided losses would hold
+                total = torch.stack([t.float() for t in p.divided]).sum()
+                p.event.data.update(divided_loss_sum=float(total), loss_divisor=p.divisor)
+                p.divided.clear()
         self._finish(p)
+
+    def note_divided_loss(self, loss: torch.Tensor, divisor: float) -> None:
+        """A backward ran on a loss divided by `divisor` during the active training pass."""
+        current = self.training_pass()
+        if current is not None and loss.numel() == 1:
+            current[0].divided.append(loss.detach())
+            current[0].divisor = divisor
 
     def _finish(self, p: _Pass) -> None:
         if p.active:

@@ -10,6 +10,27 @@ from fxcheck.graph import observed
 from fxcheck.rules import FAIL, Check, Finding
 
 
+# The report's sections: what an audit of a training loop asks, in its order.
+SECTIONS: list[tuple[str, tuple[str, ...]]] = [
+    ("Order of operations within a cycle", ("FX102", "FX103", "FX104", "FX105", "FX106", "FX107", "FX108", "FX109")),
+    ("Resets each batch/cycle", ("FX101",)),
+    ("Persists across batches", ("FX202", "FX205")),
+    ("Persists across epochs", ("FX201", "FX203", "FX204")),
+    ("Resets each epoch", ("FX206", "FX207")),
+    ("Gradient accumulation", ("FX401", "FX402", "FX403")),
+    ("Checkpoints", ("FX601",)),
+]
+
+
+def sections(checks: list[Check]) -> list[tuple[str, list[Check]]]:
+    """Checks grouped by report section; a rule in no section goes under its catalog category."""
+    placed = {rule_id: title for title, ids in SECTIONS for rule_id in ids}
+    grouped: dict[str, list[Check]] = {title: [] for title, _ in SECTIONS}
+    for c in checks:
+        grouped.setdefault(placed.get(c.rule.id, c.rule.category), []).append(c)
+    return [(title, cs) for title, cs in grouped.items() if cs]
+
+
 @dataclass
 class Report:
     """Everything a reporter needs: the run's facts and the rules' verdicts."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fxcheck.report import Report
+from fxcheck.report import Report, sections
 from fxcheck.rules import FAIL, NA, PASS
 
 MARK = {PASS: "✅ pass", FAIL: "❌ fail", NA: "— n/a"}
@@ -27,8 +25,7 @@ def render(report: Report, console: Console) -> None:
     console.print(Text.assemble(("fxcheck ", "bold"), (str(meta.get("fxcheck")), ""), " · ", (str(meta.get("script")), "bold")))
     console.print(
         f"Run: {STATUS_LINE.get(meta.get('status'), meta.get('status'))} ({meta.get('reason')}) · "
-        f"{obs['epochs']} epoch(s), {obs['train_batches']} training batches, {obs['optimizer_steps']} optimizer steps, "
-        f"{obs['events']} events · {meta.get('seconds')} s · limits: --steps {limits.get('steps')} "
+        f"observed {obs['structure']}, {obs['events']} events · {meta.get('seconds')} s · limits: --steps {limits.get('steps')} "
         f"--epochs {limits.get('epochs')} --val-steps {limits.get('val_steps')}",
         highlight=False,
     )
@@ -38,7 +35,7 @@ def render(report: Report, console: Console) -> None:
         console.print(f"Loop heads seen by the line tracer (it runs at each epoch's start and end): {shown}",
                       highlight=False)
 
-    for category, checks in groupby(report.checks, key=lambda c: c.rule.category):
+    for category, checks in sections(report.checks):
         table = Table(title=category, title_justify="left", title_style="bold", expand=False, show_lines=False)
         table.add_column("Rule", no_wrap=True)
         table.add_column("Check", no_wrap=True)

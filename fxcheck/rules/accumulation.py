@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import networkx as nx
@@ -143,3 +144,58 @@ def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
     accumulating = any(p["data"].get("accumulation", 1) not in (None, 1) for p in training)
     return r.result(found, evidence if accumulating else "no gradient accumulation observed",
                     applicable=accumulating and judged > 0)
+
+
+LOSS_NAME = re.compile(r"loss", re.I)
+
+
+@rule(
+    id="FX403", name="reported-loss-scaled", severity="warning",
+    summary="the training loss the script accumulates is the accumulation-divided value",
+    what="""
+With gradient accumulation, compares each epoch's running training-loss total (a loss-named number
+in the loop's frame) with the sum of the divided losses given to backward in that epoch. When the
+total is the divided sum, the reported training loss is K times too small, while evaluation losses
+are not divided: the two curves differ by the factor K.""",
+    why="""
+Train and validation losses then look incomparable (validation "K times worse"), which leads to
+wrong conclusions about overfitting, wrong early-stopping and misleading dashboards.""",
+    example="""
+loss = criterion(model(x), y) / K
+loss.backward()
+running_loss += loss.item()            # the divided value""",
+    instead="""
+loss = criterion(model(x), y)
+(loss / K).backward()
+running_loss += loss.item()            # the real per-batch loss""",
+    limits="""
+Only totals of the plain loss values are recognised (not ones weighted by batch size); a divisor on
+the GPU is not read.""",
+    hint="accumulate loss.item() before dividing by the accumulation steps (or multiply it back)",
+)
+def reported_loss_scaled(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    judged = 0
+    for p in events(g, ev.LOADER_PASS):
+        d = p["data"]
+        total, k = d.get("divided_loss_sum"), d.get("loss_divisor")
+        if total is None or not k or k <= 1 or "locals_end" not in d:
+            continue
+        judged += 1
+        tol = 1e-4 * max(1.0, abs(total) * k)
+        for name, start in d["locals_start"].items():
+            end = d["locals_end"].get(name)
+            if end is None or not LOSS_NAME.search(name):
+                continue
+            delta = end - start
+            if abs(delta - total) <= tol and abs(delta - k * total) > tol:
+                line = (d.get("augmented") or {}).get(name)
+                at = dict(p, line=line) if line else p
+                hits.add(f"`{name}` sums the losses after their division by {k:g} (epoch {p['epoch']}: {delta:.4g}, "
+                         f"the undivided losses sum to {k * total:.4g}): the reported training loss is {k:g}x too "
+                         f"small next to an undivided evaluation loss", at)
+    found = hits.findings()
+    evidence = (f"training-loss totals hold undivided values in {judged}/{judged} epochs with divided losses"
+                if not found else f"{len(found)} total(s) of divided losses")
+    return r.result(found, evidence if judged else "no accumulation with divided losses observed",
+                    applicable=judged > 0)

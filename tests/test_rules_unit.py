@@ -242,3 +242,68 @@ def test_fx601_weights_only_checkpoint_unless_a_full_one_exists():
     both = Script().zero().backward().step().add(ev.CHECKPOINT, 70, target="best.pt", **weights)
     both.add(ev.CHECKPOINT, 71, target="last.pt", **full)
     assert both.check("FX601").status == PASS
+
+
+def loader_pass(s: Script, line: int, training=True, **data) -> Script:
+    if not any(o.key == "loader#1" for o in s.objects):
+        s.objects.append(TrackedObject("loader#1", ev.LOADER, "DataLoader", Site("t.py", 4), {}))
+    base = {"training": training, "batches": 4, "length": 4, "accumulation": 2, "augmented": {}}
+    return s.add(ev.LOADER_PASS, line, "loader#1", **{**base, **data})
+
+
+def test_fx207_accumulator_carried_and_reset():
+    def run(second_start):
+        s = loader_pass(Script(), 20, locals_start={"running_loss": 0.0, "global_step": 0.0},
+                        locals_end={"running_loss": 5.0, "global_step": 4.0}, augmented={"running_loss": 25})
+        loader_pass(s, 20, locals_start={"running_loss": second_start, "global_step": 4.0},
+                    locals_end={"running_loss": second_start + 5, "global_step": 8.0})
+        return s.check("FX207")
+
+    res = run(5.0)
+    assert res.status == FAIL and res.findings[0].line == 25 and len(res.findings) == 1  # global_step persists
+    assert run(0.0).status == PASS
+
+
+def test_fx401_unnormalized_accumulation_but_not_two_losses():
+    def run(divisor, lines=(30, 30)):
+        s = Script().zero()
+        for _ in range(2):
+            for line in lines:
+                s.backward(line=line).events[-1].data["divisor"] = divisor
+            s.step().zero()
+        return s.check("FX401")
+
+    res = run(1.0)
+    assert res.status == FAIL and res.findings[0].line == 30
+    assert run(2.0).status == PASS
+    assert run(1.0, lines=(30, 31)).status == NA  # a GAN's real and fake terms: not accumulation
+
+
+def test_fx402_leftover_micro_batches_cleared_at_the_next_epoch():
+    s = Script()
+    loader_pass(s, 20, batches=3, length=3, accumulation=2)
+    for i in range(3):
+        s.add(ev.LOADER_BATCH, 21, "loader#1", index=i)
+        s.backward(line=22)
+        if i == 1:
+            s.step().zero(line=24)
+    s.add(ev.GRAD_CLEAR, 19, OPT, via="optimizer.zero_grad", cleared={OPT: 2}, dropped={OPT: 2})
+    res = s.check("FX402")
+    assert res.status == FAIL and res.findings[0].line == 19
+    truncated = Script()
+    loader_pass(truncated, 20, batches=3, length=10, accumulation=2)  # 3 % 2 != 10 % 2: a cut, not the real end
+    for i in range(3):
+        truncated.add(ev.LOADER_BATCH, 21, "loader#1", index=i).backward(line=22)
+    truncated.add(ev.GRAD_CLEAR, 19, OPT, via="optimizer.zero_grad", cleared={OPT: 2}, dropped={OPT: 2})
+    assert truncated.check("FX402").status != FAIL
+
+
+def test_fx403_total_of_divided_losses():
+    def run(delta):
+        s = loader_pass(Script(), 20, divided_loss_sum=2.0, loss_divisor=4.0, locals_start={"train_loss": 0.0},
+                        locals_end={"train_loss": delta}, augmented={"train_loss": 33})
+        return s.check("FX403")
+
+    res = run(2.0)
+    assert res.status == FAIL and res.findings[0].line == 33
+    assert run(8.0).status == PASS

@@ -307,3 +307,11 @@ def test_fx403_total_of_divided_losses():
     res = run(2.0)
     assert res.status == FAIL and res.findings[0].line == 33
     assert run(8.0).status == PASS
+
+
+def test_readme_lists_every_rule():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for r in all_rules():
+        assert f"| {r.id} | {r.name} | {r.severity} | {r.summary} |" in readme, r.id

@@ -58,8 +58,18 @@ def optimizer_recreated(g: nx.DiGraph, r: Rule) -> Check:
             hits.add(f"{o['key']} ({o['cls']}) was built at {where(at)} over {n} parameters that {earlier} had already "
                      f"stepped {len(steps.get(earlier, []))} times: their moments/momentum restart from zero", at)
     found = hits.findings()
-    summary = "; ".join(f"{o['key']} {o['cls']} created {where(o)}, {len(steps.get(o['key'], []))} steps" for o in opts)
-    evidence = f"one object per set of parameters: {summary}" if not found else \
+
+    def describe(o: dict[str, Any]) -> str:
+        seq = steps.get(o["key"], [])
+        epochs = len({s["epoch"] for s in seq})
+        text = f"{o['key']} {o['cls']}: one object, created {where(o)}, {len(seq)} steps over {epochs} epoch(s)"
+        last = seq[-1]["data"] if seq else {}
+        if last.get("state_step") is not None:
+            text += f", state step={last['state_step']}"
+        return text
+
+    summary = "; ".join(describe(o) for o in opts)
+    evidence = summary if not found else \
         f"{len(found)} place(s) rebuild an optimizer over stepped parameters"
     return r.result(found, evidence if opts else "no optimizer built", applicable=bool(steps))
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from fxcheck import events as ev
 from fxcheck.capture.recorder import Recorder
-from fxcheck.capture.state import augmented_in, numeric_locals
+from fxcheck.capture.state import accumulators_in, numeric_locals
 from fxcheck.events import Event
 
 
@@ -115,7 +115,7 @@ class LoaderTracker:
         frame = self.rec.user_frame()
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0,
                               accumulation=st.accumulation, frame=_frame_name(frame), locals_start=numeric_locals(frame),
-                              augmented=augmented_in(frame))
+                              **accumulators_in(frame))
         st.passes += 1
         p = _Pass(event, cut, announced=announced)
         st.current = p

@@ -36,29 +36,47 @@ def numeric_locals(frame: Any) -> dict[str, float]:
     return out
 
 
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 @functools.lru_cache(maxsize=64)
-def augmented_names(path: str) -> dict[int, dict[str, int]]:
-    """For each function (by first line; 0 for the module) of a file: name -> line of its first `name += ...`."""
+def accumulator_facts(path: str) -> dict[int, dict[str, Any]]:
+    """Per function of a file (by first line; 0 for the module): where each `name += ...` first is, and
+    which names are read as a difference (`total - last_logged`, directly or through one assignment):
+    a total read that way is cumulative on purpose."""
     try:
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read(), filename=path)
     except (OSError, SyntaxError, ValueError):
         return {}
-    found: dict[int, dict[str, int]] = {}
+    found: dict[int, dict[str, Any]] = {}
     scopes = [(0, tree)] + [(n.lineno, n) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for first, scope in scopes:
-        names = found.setdefault(first, {})
+        augmented: dict[str, int] = {}
+        derived: dict[str, set[str]] = {}  # name -> names it was computed from
+        subtracted: set[str] = set()
         for node in ast.walk(scope):
             if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                names.setdefault(node.target.id, node.lineno)
+                augmented.setdefault(node.target.id, node.lineno)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        derived.setdefault(target.id, set()).update(_names(node.value))
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+                subtracted |= _names(node.left) | _names(node.right)
+        differenced = set(subtracted)
+        for name in subtracted:
+            differenced |= derived.get(name, set())
+        found[first] = {"augmented": augmented, "differenced": sorted(differenced)}
     return found
 
 
-def augmented_in(frame: Any) -> dict[str, int]:
+def accumulators_in(frame: Any) -> dict[str, Any]:
     if frame is None:
         return {}
     code = frame.f_code
-    scopes = augmented_names(code.co_filename)
+    scopes = accumulator_facts(code.co_filename)
     return scopes.get(0 if code.co_name == "<module>" else code.co_firstlineno, {})
 
 

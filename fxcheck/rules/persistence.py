@@ -352,7 +352,9 @@ for epoch in range(epochs):
         running_loss += loss.item()""",
     limits="""
 Only locals of the frame that runs the loop are read (not attributes such as self.total). Counters
-meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...).""",
+meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...), and a
+total the loop reads as a difference (`tr_loss - logging_loss`, the Hugging Face way) is taken as
+cumulative on purpose.""",
     hint="reset the accumulator at the start of each epoch (inside the epoch loop, before the batch loop)",
 )
 def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
@@ -365,8 +367,9 @@ def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
     for passes in by_loader.values():
         for prev, cur in zip(passes, passes[1:]):
             start, end, again = prev["data"]["locals_start"], prev["data"]["locals_end"], cur["data"]["locals_start"]
+            cumulative = set(prev["data"].get("differenced") or ())  # read as differences: cumulative on purpose
             for name, initial in start.items():
-                if not ACCUMULATOR.search(name) or PERSISTENT.search(name):
+                if not ACCUMULATOR.search(name) or PERSISTENT.search(name) or name in cumulative:
                     continue
                 watched.add(name)
                 if name in end and name in again and end[name] != initial and again[name] == end[name]:

@@ -315,3 +315,31 @@ def test_readme_lists_every_rule():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for r in all_rules():
         assert f"| {r.id} | {r.name} | {r.severity} | {r.summary} |" in readme, r.id
+
+
+def test_fx301_step_while_model_in_eval_mode():
+    s = Script().zero().backward().step()
+    s.events[-1].data["eval_mode_models"] = ["model#1"]
+    res = s.check("FX301")
+    assert res.status == FAIL and res.findings[0].line == 12
+    assert Script().zero().backward().step().check("FX301").status == PASS
+
+
+def test_fx302_fx303_fx304_on_evaluation_passes():
+    def run(**end):
+        facts = {"training": False, "mode_layers": 2, "train_mode": {}, "stats_version": 3}
+        s = loader_pass(Script(), 50, training=False, batches=2, models_start={"model#1": facts},
+                        models_end={"model#1": {**facts, **end.pop("model", {})}}, recorded=end.pop("recorded", []))
+        return s
+
+    mc_dropout = {"training": True, "train_mode": {"BatchNorm1d": 1, "Dropout": 1}}
+    bad = run(model={"stats_version": 5}, recorded=["logits"])
+    bad.events[-1].data["models_start"]["model#1"].update(mc_dropout)
+    assert bad.check("FX302").status == FAIL and bad.check("FX302").findings[0].line == 50
+    assert bad.check("FX303").status == FAIL
+    assert bad.check("FX304").status == FAIL
+    good = run()
+    assert [good.check(r).status for r in ("FX302", "FX303", "FX304")] == [PASS, PASS, PASS]
+    dropout_only = run()  # Monte-Carlo dropout: Dropout in train mode inside an eval-mode model is allowed
+    dropout_only.events[-1].data["models_start"]["model#1"]["train_mode"] = {"Dropout": 1}
+    assert dropout_only.check("FX302").status == PASS

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from fxcheck import events as ev
 from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
+from fxcheck.capture.modes import MODE_DEPENDENT
 from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
 from fxcheck.capture.state import StateHooks, loss_divisor, optimizer_state_facts, orphan_parameters
@@ -49,10 +50,14 @@ class Hooks:
         self.grads = gs.GradState()
         self.loaders = LoaderTracker(rec, self._window)
         self.state = StateHooks(rec, tracer, self._patch)
+        self._models: dict[str, tuple[weakref.ref, frozenset[int], bool]] = {}  # key -> (model, param ids, has modes)
+        self._model_opt: dict[tuple[str, str], bool] = {}  # does this optimizer step that model's parameters?
+        self.loaders.on_model = self._note_model
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
         self._scaled: weakref.WeakValueDictionary[int, torch.Tensor] = weakref.WeakValueDictionary()
+        self._scaled_by: dict[int, weakref.ref] = {}  # id(scaled tensor) -> its GradScaler (checked with _scaled)
         self._depth: dict[str, int] = {"clip": 0, "sched": 0, "sched_init": 0, "train": 0}
 
     # -- patching --------------------------------------------------------------------------
@@ -164,9 +169,28 @@ class Hooks:
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
             params=facts["params"], trainable=facts["trainable"], state_edit=before.get("state_edit"),
-            **optimizer_state_facts(opt),
+            eval_mode_models=self._eval_mode_models(key), **optimizer_state_facts(opt),
         )
         self._stepped(key, event.seq)
+
+    def _note_model(self, key: str, model: Any) -> None:
+        if key not in self._models:
+            has_modes = any(isinstance(m, MODE_DEPENDENT) for m in model.modules())
+            self._models[key] = (weakref.ref(model), frozenset(id(p) for p in model.parameters()), has_modes)
+
+    def _eval_mode_models(self, opt_key: str) -> list[str]:
+        """Models in eval mode, with mode-dependent layers, whose parameters this optimizer steps."""
+        found = []
+        for key, (ref, params, has_modes) in self._models.items():
+            model = ref()
+            if model is None or not has_modes or model.training:
+                continue
+            pair = (key, opt_key)
+            if pair not in self._model_opt:
+                self._model_opt[pair] = any(id(p) in params for p in self.grads.params_of(opt_key))
+            if self._model_opt[pair]:
+                found.append(key)
+        return found
 
     def _stepped(self, key: str, seq: int) -> None:
         self.loaders.note_step()
@@ -206,7 +230,7 @@ class Hooks:
                 event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside,
                                        divisor=divisor)
                 if divisor and divisor > 1 and isinstance(tensors, torch.Tensor):
-                    hooks.loaders.note_divided_loss(tensors, divisor)
+                    hooks.loaders.note_divided_loss(hooks._unscaled(tensors), divisor)
                 if hooks._walk_graph():
                     orphans = orphan_parameters(tensors, hooks.grads.holds)
                     event.data["orphans"] = len(orphans)
@@ -231,6 +255,15 @@ class Hooks:
             return True
         current = self.loaders.training_pass()
         return current is not None and current[0].steps == 0
+
+    def _unscaled(self, t: torch.Tensor) -> torch.Tensor:
+        """The loss value before an enabled GradScaler multiplied it (no sync: a tensor division)."""
+        scaler = self._scaled_by.get(id(t))
+        scaler = scaler() if scaler is not None else None
+        scale = getattr(scaler, "_scale", None)
+        if self._scaled.get(id(t)) is t and isinstance(scale, torch.Tensor):
+            return (t.detach().float() / scale.float()).reshape(())
+        return t.detach()
 
     def _is_scaled(self, tensors: Any) -> bool:
         """Was the tensor given to backward produced by an enabled GradScaler's scale()?"""
@@ -274,9 +307,12 @@ class Hooks:
                 rec.check_stopped()
                 result = original(self, outputs)
                 if self.is_enabled():
+                    if len(hooks._scaled_by) > 64:  # forget tensors that are gone
+                        hooks._scaled_by = {k: v for k, v in hooks._scaled_by.items() if k in hooks._scaled}
                     for t in result if isinstance(result, (list, tuple)) else [result]:
                         if isinstance(t, torch.Tensor):
                             hooks._scaled[id(t)] = t
+                            hooks._scaled_by[id(t)] = weakref.ref(self)
                 rec.emit(ev.SCALER_SCALE, rec.key_of(self), enabled=bool(self.is_enabled()))
                 return result
 
@@ -465,6 +501,7 @@ class Hooks:
                 finally:
                     hooks._depth["train"] -= 1
                 key = rec.key_of(self) or rec.register(self, ev.MODEL, {})
+                hooks._note_model(key, self)
                 rec.emit(ev.MODULE_MODE, key, training=bool(mode))
                 return result
 

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from fxcheck import events as ev
 from fxcheck.capture.recorder import Recorder
+from fxcheck.capture.modes import mode_facts, models_in, recorded_tensors, tensor_ids
 from fxcheck.capture.state import accumulators_in, numeric_locals
 from fxcheck.events import Event
 
@@ -32,6 +33,7 @@ class _Pass:
     announced: bool = False  # len() has told the script this pass's length: the cut is final
     steps: int = 0  # optimizer steps taken during this pass
     divided: list = field(default_factory=list)  # losses given to backward that were divided (detached)
+    tensors: dict = field(default_factory=dict)  # tensor held by each name of the loop's frame at the start
     divisor: float | None = None
 
 
@@ -52,6 +54,7 @@ class LoaderTracker:
     def __init__(self, rec: Recorder, on_progress: Callable[[], None] = lambda: None) -> None:
         self.rec = rec
         self.on_progress = on_progress  # called after each batch, step and pass end
+        self.on_model: Callable[[str, Any], None] = lambda key, model: None  # a model seen in a loop's frame
         self._loaders: dict[int, _Loader] = {}
         self._active: list[_Pass] = []
 
@@ -115,9 +118,10 @@ class LoaderTracker:
         frame = self.rec.user_frame()
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0,
                               accumulation=st.accumulation, frame=_frame_name(frame), locals_start=numeric_locals(frame),
-                              **accumulators_in(frame))
+                              models_start=self._models(frame), **accumulators_in(frame))
+        p_tensors = tensor_ids(frame)
         st.passes += 1
-        p = _Pass(event, cut, announced=announced)
+        p = _Pass(event, cut, announced=announced, tensors=p_tensors)
         st.current = p
         self._active.append(p)
         return _CutIterator(self, st, p, inner)
@@ -191,13 +195,25 @@ class LoaderTracker:
     def _ended(self, p: _Pass) -> None:
         """The pass ran out (or was cut) in the user's loop: note the frame's numbers, then finish it."""
         if p.active:
-            p.event.data["locals_end"] = numeric_locals(self.rec.user_frame())
+            frame = self.rec.user_frame()
+            p.event.data["locals_end"] = numeric_locals(frame)
+            p.event.data["models_end"] = self._models(frame)
+            p.event.data["recorded"] = recorded_tensors(frame, p.tensors)
             if p.divided:
                 # one sum (one device sync) per pass: what a running total of the divided losses would hold
                 total = torch.stack([t.float() for t in p.divided]).sum()
                 p.event.data.update(divided_loss_sum=float(total), loss_divisor=p.divisor)
                 p.divided.clear()
         self._finish(p)
+
+    def _models(self, frame: Any) -> dict[str, dict[str, Any]]:
+        """Mode facts of the models the loop's frame holds, by their keys."""
+        out = {}
+        for model in models_in(frame):
+            key = self.rec.key_of(model) or self.rec.register(model, ev.MODEL, {})
+            out[key] = mode_facts(model)
+            self.on_model(key, model)
+        return out
 
     def note_divided_loss(self, loss: torch.Tensor, divisor: float) -> None:
         """A backward ran on a loss divided by `divisor` during the active training pass."""

@@ -17,6 +17,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Persists across batches", ("FX202", "FX205")),
     ("Persists across epochs", ("FX201", "FX203", "FX204")),
     ("Resets each epoch", ("FX206", "FX207")),
+    ("Model modes and normalization", ("FX301", "FX302", "FX303", "FX304", "FX305")),
     ("Gradient accumulation", ("FX401", "FX402", "FX403")),
     ("Checkpoints", ("FX601",)),
 ]

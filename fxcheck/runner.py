@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import importlib.machinery
 import os
 import sys
@@ -59,7 +60,7 @@ def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
     code = compile_script(path)
     # torch imports Dynamo at the first optimizer it builds; importing it here, before the tracer
     # starts, keeps that second of module-level code out of the traced run
-    import torch._dynamo  # noqa: F401
+    importlib.import_module("torch._dynamo")
     script = str(Path(path).resolve())
     script_dir = os.path.dirname(script)
     capture = Capture([script_dir, os.getcwd()], limits)

@@ -42,3 +42,10 @@ def test_iteration_loop_without_loader_stops_after_n_steps(trace_cli):
     assert run.code == 0, run.stdout + run.stderr
     assert run.report["observed"]["optimizer_steps"] == 6
     assert run.report["run"]["status"] == "stopped"
+
+
+def test_loader_with_worker_processes(trace_cli):
+    run = trace_cli(SCRIPTS / "workers.py", "--steps", "5")
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.report["observed"]["optimizer_steps"] == 10 and run.report["observed"]["epochs"] == 2
+    assert "epoch 0: 5 batches of 5" in run.stderr

@@ -24,12 +24,11 @@ CHECKPOINT = "checkpoint.save"  # torch.save; data: target, model_tensors, optim
 OPTIMIZER_LOAD = "optimizer.load_state_dict"
 SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefix (first indices), sampler
 RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
-RUN_END = "run.end"  # data: status ("completed" | "stopped" | "crashed"), reason
 
 ALL_KINDS = (
     OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, CHECKPOINT, OPTIMIZER_LOAD,
-    SAMPLER_ORDER, RNG_SEED, RUN_END,
+    SAMPLER_ORDER, RNG_SEED,
 )
 
 # Tracked object types.

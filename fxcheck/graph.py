@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import networkx as nx
 
@@ -167,10 +167,6 @@ def objects(g: nx.DiGraph, type_: str) -> list[dict[str, Any]]:
             and attrs.get("type") == type_]
 
 
-def obj(g: nx.DiGraph, key: str | None) -> dict[str, Any]:
-    return dict(g.nodes[key], key=key) if key in g else {}
-
-
 def enabled_scalers(g: nx.DiGraph) -> list[str]:
     return [o["key"] for o in objects(g, ev.SCALER) if o["attrs"].get("enabled")]
 
@@ -263,6 +259,3 @@ def where(e: dict[str, Any] | None) -> str:
         return "<unknown>"
     return f"{e['file']}:{e['line']}"
 
-
-def of_kinds(evts: Iterable[dict[str, Any]], *kinds: str) -> list[dict[str, Any]]:
-    return [e for e in evts if e["kind"] in kinds]

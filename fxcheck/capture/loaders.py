@@ -25,6 +25,7 @@ from fxcheck.events import Event
 
 @dataclass
 class _Pass:
+    loader: "_Loader"
     event: Event  # the loader.pass event; its data is completed as the pass goes on
     cut: int | None  # batches this pass may yield; None until its role is known
     yielded: int = 0
@@ -62,8 +63,7 @@ class LoaderTracker:
         """The active training pass, if any, and its loader's accumulation length."""
         for p in self._active:
             if p.active and p.training:
-                st = next((s for s in self._loaders.values() if s.current is p), None)
-                return p, (st.accumulation or 1) if st else 1
+                return p, p.loader.accumulation or 1
         return None
 
     def _cut_for(self, st: _Loader, length: int | None = None) -> int:
@@ -121,7 +121,7 @@ class LoaderTracker:
                               models_start=self._models(frame), **accumulators_in(frame))
         p_tensors = tensor_ids(frame)
         st.passes += 1
-        p = _Pass(event, cut, announced=announced, tensors=p_tensors)
+        p = _Pass(st, event, cut, announced=announced, tensors=p_tensors)
         st.current = p
         self._active.append(p)
         return _CutIterator(self, st, p, inner)
@@ -139,9 +139,7 @@ class LoaderTracker:
                 p.training = True
                 p.event.data["training"] = True
                 key = p.event.obj
-                st = next((s for s in self._loaders.values() if s.key == key), None)
-                if st is not None:
-                    st.role = "train"
+                p.loader.role = "train"
                 if key not in self.rec.train_loaders:
                     self.rec.train_loaders.append(key)
                 self.rec.train_passes[key] = self.rec.train_passes.get(key, 0) + 1
@@ -156,8 +154,8 @@ class LoaderTracker:
             if not (p.active and p.training and p.yielded):
                 continue
             p.steps += 1
-            st = next((s for s in self._loaders.values() if s.current is p), None)
-            if st is None or st.accumulation is not None:
+            st = p.loader
+            if st.accumulation is not None:
                 continue
             st.accumulation = p.yielded
             p.event.data["accumulation"] = st.accumulation

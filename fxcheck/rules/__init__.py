@@ -83,6 +83,27 @@ class Rule:
         return Check(self, PASS if applicable else NA, evidence)
 
 
+class Occurrences:
+    """Collects a rule's hits and merges those at the same line into one finding."""
+
+    def __init__(self, r: Rule) -> None:
+        self.rule = r
+        self._by_line: dict[tuple[Any, Any], list[tuple[str, dict[str, Any], int | None]]] = {}
+
+    def add(self, message: str, at: dict[str, Any] | None, step: int | None = None) -> None:
+        at = at or {}
+        self._by_line.setdefault((at.get("file"), at.get("line")), []).append((message, at, step))
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for hits in self._by_line.values():
+            message, at, step = hits[0]
+            if len(hits) > 1:
+                message += f" (seen {len(hits)} times; first at epoch {at.get('epoch')}, step {step or at.get('step')})"
+            out.append(self.rule.finding(message, at, step))
+        return out
+
+
 REGISTRY: dict[str, Rule] = {}
 
 

@@ -9,8 +9,7 @@ import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck.graph import cycles, events, involves, stepped_optimizers, where
-from fxcheck.rules import Check, Rule, rule
-from fxcheck.rules.ordering import Occurrences
+from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
 def accumulation_cycles(g: nx.DiGraph, opt: str) -> list[tuple[Any, list[dict[str, Any]]]]:

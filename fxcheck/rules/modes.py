@@ -8,8 +8,7 @@ import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck.graph import events, where
-from fxcheck.rules import Check, Rule, rule
-from fxcheck.rules.ordering import Occurrences
+from fxcheck.rules import Check, Occurrences, Rule, rule
 
 RUNNING_STATS = ("BatchNorm", "InstanceNorm", "SyncBatchNorm", "LazyBatchNorm")
 

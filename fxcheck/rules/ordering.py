@@ -9,28 +9,7 @@ import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck.graph import Cycle, cycles, enabled_scalers, events, involves, stepped_optimizers, where
-from fxcheck.rules import Check, Finding, Rule, rule
-
-
-class Occurrences:
-    """Collects a rule's hits and merges those at the same line into one finding."""
-
-    def __init__(self, r: Rule) -> None:
-        self.rule = r
-        self._by_line: dict[tuple[Any, Any], list[tuple[str, dict[str, Any], int | None]]] = {}
-
-    def add(self, message: str, at: dict[str, Any] | None, step: int | None = None) -> None:
-        at = at or {}
-        self._by_line.setdefault((at.get("file"), at.get("line")), []).append((message, at, step))
-
-    def findings(self) -> list[Finding]:
-        out = []
-        for hits in self._by_line.values():
-            message, at, step = hits[0]
-            if len(hits) > 1:
-                message += f" (seen {len(hits)} times; first at epoch {at.get('epoch')}, step {step or at.get('step')})"
-            out.append(self.rule.finding(message, at, step))
-        return out
+from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
 def _most_common_site(evts: list[dict[str, Any]]) -> str:

@@ -10,8 +10,7 @@ import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck.graph import enabled_scalers, events, objects, where
-from fxcheck.rules import Check, Rule, rule
-from fxcheck.rules.ordering import Occurrences
+from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
 def _created(g: nx.DiGraph, key: str) -> dict[str, Any] | None:

@@ -20,6 +20,8 @@ SCALER_UPDATE = "scaler.update"  # data: scale_before, scale_after
 CLIP = "clip"  # data: function, optimizers [opt keys whose parameters were clipped]
 SCHEDULER_STEP = "scheduler.step"  # data: optimizer, lr
 MODULE_MODE = "module.mode"  # data: training (bool)
+MODEL_FORWARD = "model.forward"  # a trained model's forward; data: training, grad_enabled, autocast (dtype), phase
+MODEL_GRAPH = "model.graph"  # a forward's Dynamo graph; data: phase, source, graphs, breaks, note, modules, layers, dtypes
 CHECKPOINT = "checkpoint.save"  # torch.save; data: target, model_tensors, optimizer, scaler, scheduler (counts)
 OPTIMIZER_LOAD = "optimizer.load_state_dict"
 SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefix (first indices), sampler
@@ -27,7 +29,8 @@ RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
 
 ALL_KINDS = (
     OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
-    SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, CHECKPOINT, OPTIMIZER_LOAD,
+    SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
+    CHECKPOINT, OPTIMIZER_LOAD,
     SAMPLER_ORDER, RNG_SEED,
 )
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import SCRIPTS, fxcheck
 
 
-def test_traced_run_ends_with_bitwise_identical_weights(tmp_path):
+@pytest.mark.parametrize("name", ["deterministic.py", "deterministic_transformer.py"])
+def test_traced_run_ends_with_bitwise_identical_weights(tmp_path, name):
     plain, traced = tmp_path / "plain.pt", tmp_path / "traced.pt"
-    script = SCRIPTS / "deterministic.py"
+    script = SCRIPTS / name
     subprocess.run([sys.executable, str(script), "--out", str(plain)], check=True, capture_output=True)
     # exactly the script's size (2 epochs x 8 batches, 2 validation batches): nothing is truncated
     proc = fxcheck("trace", str(script), "--steps", "8", "--epochs", "2", "--val-steps", "2", "-q",

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from fxcheck import events as ev
 from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
-from fxcheck.capture.modes import MODE_DEPENDENT
+from fxcheck.capture.dynamo import GraphCapture
+from fxcheck.capture.modes import MODE_DEPENDENT, models_in
 from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
 from fxcheck.capture.state import StateHooks, loss_divisor, optimizer_state_facts, orphan_parameters
@@ -53,6 +54,7 @@ class Hooks:
         self._models: dict[str, tuple[weakref.ref, frozenset[int], bool]] = {}  # key -> (model, param ids, has modes)
         self._model_opt: dict[tuple[str, str], bool] = {}  # does this optimizer step that model's parameters?
         self.loaders.on_model = self._note_model
+        self.graphs = GraphCapture(rec, self._trained, self.loaders.evaluating, enabled=rec.limits.graph)
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
@@ -75,8 +77,10 @@ class Hooks:
         self._hook_loaders()
         self._hook_modules()
         self.state.install()
+        self.graphs.install()
 
     def uninstall(self) -> None:
+        self.graphs.uninstall()
         while self._undo:
             self._undo.pop()()
 
@@ -121,7 +125,8 @@ class Hooks:
         def make_init(original: Any) -> Any:
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 original(self, *args, **kwargs)
-                hooks._register_optimizer(self)
+                key = hooks._register_optimizer(self)
+                hooks._note_models_of(key)
 
             return __init__
 
@@ -177,6 +182,17 @@ class Hooks:
         if key not in self._models:
             has_modes = any(isinstance(m, MODE_DEPENDENT) for m in model.modules())
             self._models[key] = (weakref.ref(model), frozenset(id(p) for p in model.parameters()), has_modes)
+            self.graphs.watch(key, model)
+
+    def _note_models_of(self, opt_key: str) -> None:
+        """The models the optimizer's creator holds whose parameters it steps (known before their first forward)."""
+        params = {id(p) for p in self.grads.params_of(opt_key)}
+        for model in models_in(self.rec.user_frame()):
+            if any(id(p) in params for p in model.parameters()):
+                self._note_model(self.rec.key_of(model) or self.rec.register(model, ev.MODEL, {}), model)
+
+    def _trained(self, model: Any) -> bool:
+        return any(self.grads.holds(p) for p in model.parameters())
 
     def _eval_mode_models(self, opt_key: str) -> list[str]:
         """Models in eval mode, with mode-dependent layers, whose parameters this optimizer steps."""

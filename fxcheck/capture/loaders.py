@@ -66,6 +66,10 @@ class LoaderTracker:
                 return p, p.loader.accumulation or 1
         return None
 
+    def evaluating(self) -> bool:
+        """Is a pass over a loader known to be an evaluation loader under way?"""
+        return any(p.active and p.loader.role == "eval" for p in self._active)
+
     def _cut_for(self, st: _Loader, length: int | None = None) -> int:
         limits = self.rec.limits
         train = st.role == "train" or (st.role is None and st.guess_train)

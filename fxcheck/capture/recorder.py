@@ -24,6 +24,7 @@ class Limits:
     steps: int = 10  # training batches per epoch (or optimizer steps for loops without a loader)
     epochs: int = 2
     val_steps: int = 2
+    graph: bool = True  # capture the model's graph with TorchDynamo (--no-graph: hooks only)
 
 
 class Recorder:

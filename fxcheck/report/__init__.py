@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from fxcheck.graph import observed
+from fxcheck import events as ev
+from fxcheck.graph import events, observed, where
 from fxcheck.rules import FAIL, Check, Finding
 
 
@@ -57,3 +58,69 @@ class Report:
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if c.status == FAIL]
+
+
+def _counted(counts: dict[str, int], limit: int = 8) -> str:
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{name} ×{n}" for name, n in items[:limit])
+    return shown + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def model_modes(g: nx.DiGraph) -> list[str]:
+    """The "model mode" section: the mode at every optimizer step, in every evaluation pass, per forward."""
+    from fxcheck.rules.modes import eval_passes
+
+    lines = []
+    steps = events(g, ev.OPTIMIZER_STEP)
+    if steps:
+        in_eval = sum(1 for s in steps if s["data"].get("eval_mode_models"))
+        lines.append(f"optimizer steps: {len(steps) - in_eval}/{len(steps)} updated models in training mode"
+                     + (f", {in_eval} updated a model left in eval mode" if in_eval else ""))
+    passes = [p for p in eval_passes(g) if p["data"].get("models_start")]
+    if passes:
+        wrong = sum(1 for p in passes for f in p["data"]["models_start"].values()
+                    if f.get("mode_layers") and (f["training"] or f["train_mode"]))
+        lines.append(f"evaluation passes: {len(passes) - wrong}/{len(passes)} ran their models in eval mode"
+                     + (f", {wrong} with layers in training mode" if wrong else ""))
+    forwards: dict[str, dict[str, int]] = {}
+    for e in events(g, ev.MODEL_FORWARD):
+        d = e["data"]
+        mode = "train mode" if d.get("training") else "eval mode"
+        grad = "autograd on" if d.get("grad_enabled") else "no_grad"
+        amp = f", autocast {d['autocast']}" if d.get("autocast") else ""
+        label = f"{'training' if d.get('phase') == 'train' else 'evaluation'} ({mode}, {grad}{amp})"
+        per = forwards.setdefault(e["obj"], {})
+        per[label] = per.get(label, 0) + 1
+    for model, counts in forwards.items():
+        lines.append(f"forwards of {model}: " + "; ".join(f"{n} in {label}" for label, n in counts.items()))
+    return lines
+
+
+def model_graphs(g: nx.DiGraph) -> list[str]:
+    """The "model graph" section: what each captured graph ran, dtypes under autocast, capture notes."""
+    from fxcheck.rules.modes import layer_inventory
+
+    lines = []
+    for e in events(g, ev.MODEL_GRAPH):
+        d = e["data"]
+        who = f"{e['obj']}'s forward" if d.get("source") == "fxcheck" else f"a graph compiled by the script ({d.get('backend')})"
+        head = f"{d.get('phase')}: {who} at {where(e)}"
+        if d.get("seconds") is not None:
+            head += f", captured in {d['seconds']:.2f} s"
+        if not d.get("graphs"):
+            lines.append(f"{head}: {d.get('note')}")
+            continue
+        lines.append(f"{head}: {d['graphs']} graph(s); modules {_counted(d.get('modules') or {})}")
+        lines.append(f"  normalization/dropout: {layer_inventory(d.get('layers') or []) or 'none ran'}")
+        dtypes = d.get("dtypes") or {}
+        if d.get("autocast") or len(dtypes) > 1:
+            label = f"under autocast {d['autocast']}" if d.get("autocast") else "dtypes"
+            lines.append(f"  {label}: " + "; ".join(f"{dt}: {_counted(ops, 6)}" for dt, ops in dtypes.items()))
+        if d.get("note"):
+            lines.append(f"  note: {d['note']}" + (f" — {'; '.join(d['breaks'][:3])}" if d.get("breaks") else ""))
+    meta_limits = g.graph["meta"].get("limits") or {}
+    if meta_limits.get("graph") is False:
+        lines.append("graph capture skipped (--no-graph): model facts come from module state only")
+    elif not lines and events(g, ev.OPTIMIZER_STEP):
+        lines.append("no graph captured: no forward of a model whose parameters an optimizer holds was seen")
+    return lines

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fxcheck.report import Report
+from fxcheck import events as ev
+from fxcheck.graph import events
+from fxcheck.report import Report, model_graphs, model_modes
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -17,6 +19,9 @@ def as_dict(report: Report) -> dict[str, Any]:
         "run": {"status": meta.get("status"), "reason": meta.get("reason"), "seconds": meta.get("seconds"),
                 "limits": meta.get("limits"), "torch": meta.get("torch")},
         "observed": report.observed,
+        "model": {"modes": model_modes(report.graph), "graphs": model_graphs(report.graph),
+                  "captured": [dict(e["data"], model=e["obj"], file=e["file"], line=e["line"])
+                               for e in events(report.graph, ev.MODEL_GRAPH)]},
         "findings": [f.to_json() for f in report.findings],
         "checks": [c.to_json() for c in report.checks],
     }

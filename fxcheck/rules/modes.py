@@ -183,3 +183,69 @@ def eval_with_autograd(g: nx.DiGraph, r: Rule) -> Check:
     evidence = (f"{len(passes)}/{len(passes)} evaluation passes ran without autograd" if not found
                 else f"{len(found)} evaluation loop(s) record autograd graphs")
     return r.result(found, evidence if passes else "no evaluation pass observed", applicable=bool(passes))
+
+
+def layer_inventory(layers: list[dict[str, Any]]) -> str:
+    """"LayerNorm ×24 (no running stats, training)" for each normalization/dropout layer type a graph ran."""
+    parts = []
+    for layer in layers:
+        if layer["kind"] == "norm":
+            stats = "keeps running stats" if layer["running_stats"] else "no running stats"
+            if layer["training"] is None:  # LayerNorm, GroupNorm, RMSNorm: the same in both modes
+                mode = "same in both modes"
+            else:
+                mode = "train mode" if layer["training"] else "eval mode"
+            if layer["training"] and layer["running_stats"]:
+                mode += ", updates them"
+            parts.append(f"{layer['type']} ×{layer['count']} ({stats}; {mode})")
+        else:
+            parts.append(f"{layer['type']} ×{layer['count']} ({'active' if layer['training'] else 'off'})")
+    return ", ".join(parts)
+
+
+@rule(
+    id="FX305", name="normalization-inventory", severity="info",
+    summary="which normalization layers actually ran, which keep running statistics and in which mode",
+    what="""
+Reads the TorchDynamo graph of the trained model's first forward in training and in evaluation and
+lists each normalization layer type that ran (and dropout): how many, whether it keeps running
+statistics, and whether it ran in training or eval mode. Informational: it never fails.""",
+    why="""
+"No BatchNorm in the model (checked with grep)" is a claim; the layers that actually executed, in the
+mode they executed, are evidence. A BatchNorm hidden in a library block, or a LayerNorm-only model
+that makes the mode rules moot, shows up here.""",
+    example="""
+with torch.no_grad():
+    for x, y in val_loader:                  # what normalization ran here, and how?
+        model(x)""",
+    instead="""
+model.eval()
+with torch.no_grad():
+    for x, y in val_loader:                  # inventory: BatchNorm2d ×2 (running stats, eval)
+        model(x)""",
+    limits="""
+Needs the graph capture (not with --no-graph). A forward Dynamo cannot trace falls back to module
+state, which knows the layers a model holds but not which of them ran.""",
+    hint="read the inventory: it names the normalization layers that ran in each phase",
+)
+def normalization_inventory(g: nx.DiGraph, r: Rule) -> Check:
+    graphs = [e for e in events(g, ev.MODEL_GRAPH) if e["data"].get("source") == "fxcheck"]
+    parts = []
+    for e in graphs:
+        d = e["data"]
+        if not d.get("graphs"):
+            parts.append(f"{d.get('phase')}: no graph ({d.get('note')})")
+            continue
+        layers = d.get("layers") or []
+        norms = [x for x in layers if x["kind"] == "norm"]
+        shown = layer_inventory(layers) or "no normalization or dropout layer"
+        if not any(x["running_stats"] for x in norms):
+            shown += "; BatchNorm/InstanceNorm with running stats ×0"
+        parts.append(f"{d.get('phase')} ({e['obj']} at {where(e)}): {shown}")
+    script = [e for e in events(g, ev.MODEL_GRAPH) if e["data"].get("source") == "script"]
+    if script:
+        layers = [x for e in script for x in e["data"].get("layers") or []]
+        parts.append(f"graphs the script compiled itself ({len(script)}): {layer_inventory(layers) or 'no normalization or dropout layer'}")
+    if not parts:
+        return r.result([], "no model graph captured (--no-graph, or no forward of a trained model seen)", applicable=False)
+    return r.result([], "; ".join(parts))

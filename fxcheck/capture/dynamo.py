@@ -1,0 +1,283 @@
+"""The TorchDynamo backend: the trained model's forward graph, once in training and once in evaluation.
+
+The first forward of a trained model in each phase is run through ``torch.compile`` with a backend
+that reads the graph and then runs it as it is (eagerly), so the numbers, the RNG stream and the
+BatchNorm buffers are those of the plain forward. Graphs the script compiles itself are read by
+wrapping the script's own backend, which still compiles them. Dynamo's own errors never reach the
+script: a forward Dynamo cannot trace runs eagerly and the report says why.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import weakref
+from collections import Counter
+from typing import Any, Callable
+
+import torch
+
+from fxcheck import events as ev
+from fxcheck.capture.recorder import Recorder
+
+TRAIN, EVAL = "train", "eval"
+
+# normalization ops as they appear in a Dynamo graph (functional and torch-level spellings)
+_NORM_OPS = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
+             "native_layer_norm", "native_batch_norm", "_native_batch_norm_legit"}
+_DROPOUT_OPS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
+_OP_ARGS = {  # position of (training, running_mean) in each op's signature
+    "batch_norm": (5, 1), "instance_norm": (5, 1),
+    "dropout": (2, None), "dropout1d": (2, None), "dropout2d": (2, None), "dropout3d": (2, None),
+    "alpha_dropout": (2, None), "feature_alpha_dropout": (2, None),
+}
+
+
+def _is_compiling() -> bool:
+    check = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(check())
+
+
+def _op_name(node: Any) -> str:
+    target = node.target
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def _arg(node: Any, name: str, position: int | None) -> Any:
+    if name in node.kwargs:
+        return node.kwargs[name]
+    if position is not None and position < len(node.args):
+        return node.args[position]
+    return None
+
+
+def graph_facts(gm: Any) -> dict[str, Any]:
+    """What a Dynamo graph ran: modules, ops, normalization and dropout (with their training flag), dtypes."""
+    modules: dict[str, str] = {}  # module path -> class name
+    ops: Counter[str] = Counter()
+    dtypes: dict[str, Counter[str]] = {}
+    layers: dict[tuple[str, str, bool, bool], set[str]] = {}  # (kind, class, training, running stats) -> paths
+    for node in gm.graph.nodes:
+        if node.op not in ("call_function", "call_method", "call_module"):
+            continue
+        name = _op_name(node)
+        ops[name] += 1
+        stack = list((node.meta.get("nn_module_stack") or {}).values())
+        for path, cls in stack:
+            modules[str(path)] = getattr(cls, "__name__", str(cls))
+        value = node.meta.get("example_value")
+        dtype = getattr(value, "dtype", None)
+        if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+            dtypes.setdefault(str(dtype).removeprefix("torch."), Counter())[name] += 1
+        path, cls = stack[-1] if stack else ("", None)
+        if name in _NORM_OPS or name in _DROPOUT_OPS:
+            training_at, stats_at = _OP_ARGS.get(name, (None, None))
+            training = _arg(node, "training", training_at) if training_at is not None else None
+            if name in _DROPOUT_OPS and training is None:
+                training = True  # F.dropout's default
+            stats = stats_at is not None and _arg(node, "running_mean", stats_at) is not None
+            owner = getattr(cls, "__name__", None) or name
+            kind = "dropout" if name in _DROPOUT_OPS else "norm"
+            layers.setdefault((kind, owner, training, stats), set()).add(str(path) or f"{name}#{ops[name]}")
+        elif name == "_transformer_encoder_layer_fwd":  # eval fast path: both LayerNorms run inside the fused op
+            layers.setdefault(("norm", "LayerNorm", None, False), set()).update({f"{path}.norm1", f"{path}.norm2"})
+    inventory = [{"kind": kind, "type": owner, "training": training, "running_stats": stats, "count": len(paths)}
+                 for (kind, owner, training, stats), paths in sorted(layers.items(), key=str)]
+    types = Counter(modules.values())
+    return {"ops": dict(ops), "modules": dict(sorted(types.items())), "layers": inventory,
+            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}}
+
+
+def merge(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One forward's facts from the graphs Dynamo split it into."""
+    ops: Counter[str] = Counter()
+    modules: Counter[str] = Counter()
+    dtypes: dict[str, Counter[str]] = {}
+    layers: Counter[tuple] = Counter()
+    for f in facts:
+        ops.update(f["ops"])
+        modules.update(f["modules"])
+        for d, c in f["dtypes"].items():
+            dtypes.setdefault(d, Counter()).update(c)
+        for layer in f["layers"]:
+            layers[(layer["kind"], layer["type"], layer["training"], layer["running_stats"])] += layer["count"]
+    return {"ops": dict(ops), "modules": dict(sorted(modules.items())),
+            "layers": [{"kind": k, "type": t, "training": tr, "running_stats": rs, "count": n}
+                       for (k, t, tr, rs), n in sorted(layers.items(), key=str)],
+            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}}
+
+
+def _autocast() -> str | None:
+    for device in ("cuda", "cpu"):
+        try:
+            if torch.is_autocast_enabled(device):
+                return str(torch.get_autocast_dtype(device)).removeprefix("torch.")
+        except (AttributeError, RuntimeError, TypeError):
+            continue
+    return None
+
+
+def _break_reasons(before: dict[str, int]) -> list[str]:
+    from torch._dynamo.utils import counters
+
+    reasons = []
+    for reason, n in counters["graph_break"].items():
+        if n > before.get(reason, 0):
+            reasons.append(reason.strip().splitlines()[0])
+    return reasons
+
+
+class _Quiet:
+    """Dynamo's warnings (graph breaks, fallbacks) belong in the report, not on the script's stderr."""
+
+    NAMES = ("torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes")
+
+    def __enter__(self) -> None:
+        self._levels = [(lg, lg.level) for lg in map(logging.getLogger, self.NAMES)]
+        for lg, _ in self._levels:
+            lg.setLevel(logging.CRITICAL + 1)
+
+    def __exit__(self, *exc: Any) -> None:
+        for lg, level in self._levels:
+            lg.setLevel(level)
+
+
+class _ScriptBackend:
+    """The script's own backend, wrapped: its graphs are read, then it compiles them as it would have."""
+
+    def __init__(self, inner: Any, on_graph: Callable[[Any, Any], None]) -> None:
+        self._inner = inner
+        self._on_graph = on_graph
+
+    def __call__(self, gm: Any, example_inputs: Any, **kwargs: Any) -> Any:
+        self._on_graph(self._inner, gm)
+        return self._inner(gm, example_inputs, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # compiler config, reset(), names: the inner backend's
+        return getattr(self._inner, name)
+
+
+class GraphCapture:
+    """Captures the graph of each trained model's forward in training and in evaluation."""
+
+    def __init__(self, rec: Recorder, trained: Callable[[Any], bool], evaluating: Callable[[], bool],
+                 enabled: bool = True) -> None:
+        self.rec = rec
+        self.trained = trained  # does an optimizer hold this model's parameters?
+        self.evaluating = evaluating  # is an evaluation loader pass under way?
+        self.enabled = enabled
+        self._undo: list[Callable[[], None]] = []
+        self._patched: set[type] = set()
+        self._watched: dict[int, tuple[weakref.ref, str]] = {}
+        self._done: set[tuple[str, str]] = set()  # (model key, phase) captured or given up
+        self._busy = False
+
+    def install(self) -> None:
+        if self.enabled:
+            original = torch._dynamo.optimize
+            torch._dynamo.optimize = functools.wraps(original)(self._wrap_optimize(original))
+            self._undo.append(lambda: setattr(torch._dynamo, "optimize", original))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def watch(self, key: str, model: Any) -> None:
+        """Follow a model's forwards through a class-level wrapper (copies and pickles of it stay plain)."""
+        if isinstance(model, torch._dynamo.eval_frame.OptimizedModule):
+            model = model._orig_mod  # its graphs come through the script's own backend
+        if id(model) in self._watched:
+            return
+        self._watched[id(model)] = (weakref.ref(model), key)
+        cls = type(model)
+        if cls in self._patched:
+            return
+        self._patched.add(cls)
+        own = vars(cls).get("forward")  # None when inherited: then the wrapper shadows it until uninstall
+        original = cls.forward
+        capture = self
+
+        def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _is_compiling() or capture._busy:
+                return original(self, *args, **kwargs)
+            return capture.forward(original, self, args, kwargs)
+
+        setattr(cls, "forward", functools.wraps(original)(forward))
+        self._undo.append(lambda: setattr(cls, "forward", own) if own is not None else delattr(cls, "forward"))
+
+    # -- forwards of watched models -------------------------------------------------------------
+    def forward(self, original: Any, model: Any, args: tuple, kwargs: dict) -> Any:
+        watched = self._watched.get(id(model))
+        if watched is None or watched[0]() is not model:
+            return original(model, *args, **kwargs)
+        key = watched[1]
+        grad = torch.is_grad_enabled()
+        phase = TRAIN if model.training and grad and not self.evaluating() else EVAL
+        autocast = _autocast()
+        self.rec.emit(ev.MODEL_FORWARD, key, training=bool(model.training), grad_enabled=grad, autocast=autocast,
+                      phase=phase)
+        if not self.enabled or (key, phase) in self._done or not self.trained(model):
+            return original(model, *args, **kwargs)
+        self._done.add((key, phase))
+        return self._capture(key, phase, autocast, original, model, args, kwargs)
+
+    def _capture(self, key: str, phase: str, autocast: str | None, original: Any, model: Any,
+                 args: tuple, kwargs: dict) -> Any:
+        from torch._dynamo.utils import counters
+
+        graphs: list[dict[str, Any]] = []
+
+        def backend(gm: Any, example_inputs: Any) -> Any:
+            graphs.append(graph_facts(gm))
+            return gm.forward  # run the captured graph as it is
+
+        before = dict(counters["graph_break"])
+        site = self.rec.site()
+        started = time.perf_counter()
+        self._busy = True
+        try:
+            with _Quiet(), torch._dynamo.config.patch(suppress_errors=True):
+                compiled = torch.compile(original.__get__(model), backend=backend, dynamic=False)
+                result = compiled(*args, **kwargs)
+        finally:
+            self._busy = False
+        seconds = time.perf_counter() - started
+        breaks = _break_reasons(before)
+        note = None
+        if not graphs:
+            note = "Dynamo could not trace this forward; it ran eagerly (facts from module state only)"
+        elif breaks:
+            note = f"Dynamo split the forward into {len(graphs)} graphs (graph breaks)"
+        self.rec.emit(ev.MODEL_GRAPH, key, site, phase=phase, source="fxcheck", autocast=autocast,
+                      graphs=len(graphs), breaks=breaks[:5], note=note, seconds=round(seconds, 3),
+                      **(merge(graphs) if graphs else {}))
+        return result
+
+    # -- graphs the script compiles itself ---------------------------------------------------------
+    def _wrap_optimize(self, original: Any) -> Any:
+        capture = self
+
+        def optimize(*args: Any, **kwargs: Any) -> Any:
+            if capture._busy:
+                return original(*args, **kwargs)
+            if args:
+                args = (capture._script_backend(args[0]), *args[1:])
+            else:
+                kwargs["backend"] = capture._script_backend(kwargs.get("backend", "inductor"))
+            return original(*args, **kwargs)
+
+        return optimize
+
+    def _script_backend(self, backend: Any) -> _ScriptBackend:
+        if isinstance(backend, str):
+            from torch._dynamo.backends.registry import lookup_backend
+
+            backend = lookup_backend(backend)
+        return _ScriptBackend(backend, self._script_graph)
+
+    def _script_graph(self, backend: Any, gm: Any) -> None:
+        name = getattr(backend, "compiler_name", None) or getattr(backend, "__name__", None) or type(backend).__name__
+        phase = EVAL if not torch.is_grad_enabled() or self.evaluating() else TRAIN
+        self.rec.emit(ev.MODEL_GRAPH, None, phase=phase, source="script", backend=str(name), autocast=_autocast(),
+                      graphs=1, breaks=[], note=None, seconds=None, **graph_facts(gm))

@@ -343,3 +343,44 @@ def test_fx302_fx303_fx304_on_evaluation_passes():
     dropout_only = run()  # Monte-Carlo dropout: Dropout in train mode inside an eval-mode model is allowed
     dropout_only.events[-1].data["models_start"]["model#1"]["train_mode"] = {"Dropout": 1}
     assert dropout_only.check("FX302").status == PASS
+
+
+def test_fx305_inventory_from_captured_graphs():
+    layers = [{"kind": "dropout", "type": "Dropout", "training": True, "running_stats": False, "count": 6},
+              {"kind": "norm", "type": "LayerNorm", "training": None, "running_stats": False, "count": 24}]
+    s = Script().add(ev.MODEL_GRAPH, 30, "model#1", phase="train", source="fxcheck", graphs=1, layers=layers)
+    s.add(ev.MODEL_GRAPH, 40, "model#1", phase="eval", source="fxcheck", graphs=0, note="Dynamo could not trace")
+    res = s.check("FX305")
+    assert res.status == PASS and not res.findings
+    assert "LayerNorm ×24 (no running stats; same in both modes)" in res.evidence
+    assert "Dropout ×6 (active)" in res.evidence and "running stats ×0" in res.evidence
+    assert "eval (model#1): no graph (Dynamo could not trace)" in res.evidence
+    bn = [{"kind": "norm", "type": "BatchNorm2d", "training": False, "running_stats": True, "count": 2}]
+    res = Script().add(ev.MODEL_GRAPH, 40, "model#1", phase="eval", source="fxcheck", graphs=1, layers=bn).check("FX305")
+    assert "BatchNorm2d ×2 (keeps running stats; eval mode)" in res.evidence and "×0" not in res.evidence
+    assert Script().check("FX305").status == NA
+
+
+def test_graph_facts_read_training_flags_running_stats_and_dtypes():
+    import torch
+    from torch import nn
+
+    from fxcheck.capture.dynamo import graph_facts
+
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(graph_facts(gm))
+        return gm.forward
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.BatchNorm1d(8, track_running_stats=False),
+                          nn.Dropout(0.5), nn.LayerNorm(8))
+    model.eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.compile(model, backend=backend, dynamic=False)(torch.randn(3, 4))
+    facts = graphs[0]
+    layers = {(x["type"], x["training"], x["running_stats"]): x["count"] for x in facts["layers"]}
+    # eval mode: BatchNorm with stats runs in eval; without stats it always uses batch statistics
+    assert layers == {("BatchNorm1d", False, True): 1, ("BatchNorm1d", True, False): 1, ("Dropout", False, False): 1,
+                      ("LayerNorm", None, False): 1}
+    assert facts["dtypes"]["bfloat16"]["linear"] == 1 and facts["modules"]["BatchNorm1d"] == 2

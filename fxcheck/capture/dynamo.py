@@ -143,19 +143,25 @@ class _Quiet:
             lg.setLevel(level)
 
 
-class _ScriptBackend:
-    """The script's own backend, wrapped: its graphs are read, then it compiles them as it would have."""
+def _script_backend(inner: Any, on_graph: Callable[[Any, Any], None]) -> Callable[..., Any]:
+    """The script's own backend, wrapped: its graphs are read, then it compiles them as it would have.
 
-    def __init__(self, inner: Any, on_graph: Callable[[Any, Any], None]) -> None:
-        self._inner = inner
-        self._on_graph = on_graph
+    A plain function carrying the inner backend's name and config (Dynamo's C frame evaluator does
+    not accept every callable object as a backend).
+    """
+    if isinstance(inner, str):
+        from torch._dynamo.backends.registry import lookup_backend
 
-    def __call__(self, gm: Any, example_inputs: Any, **kwargs: Any) -> Any:
-        self._on_graph(self._inner, gm)
-        return self._inner(gm, example_inputs, **kwargs)
+        inner = lookup_backend(inner)
 
-    def __getattr__(self, name: str) -> Any:  # compiler config, reset(), names: the inner backend's
-        return getattr(self._inner, name)
+    def backend(gm: Any, example_inputs: Any, **kwargs: Any) -> Any:
+        on_graph(inner, gm)
+        return inner(gm, example_inputs, **kwargs)
+
+    for name in ("compiler_name", "get_compiler_config", "reset", "backend_ctx_ctor"):
+        if hasattr(inner, name):
+            setattr(backend, name, getattr(inner, name))
+    return backend
 
 
 class GraphCapture:
@@ -262,19 +268,12 @@ class GraphCapture:
             if capture._busy:
                 return original(*args, **kwargs)
             if args:
-                args = (capture._script_backend(args[0]), *args[1:])
+                args = (_script_backend(args[0], capture._script_graph), *args[1:])
             else:
-                kwargs["backend"] = capture._script_backend(kwargs.get("backend", "inductor"))
+                kwargs["backend"] = _script_backend(kwargs.get("backend", "inductor"), capture._script_graph)
             return original(*args, **kwargs)
 
         return optimize
-
-    def _script_backend(self, backend: Any) -> _ScriptBackend:
-        if isinstance(backend, str):
-            from torch._dynamo.backends.registry import lookup_backend
-
-            backend = lookup_backend(backend)
-        return _ScriptBackend(backend, self._script_graph)
 
     def _script_graph(self, backend: Any, gm: Any) -> None:
         name = getattr(backend, "compiler_name", None) or getattr(backend, "__name__", None) or type(backend).__name__

@@ -229,23 +229,18 @@ state, which knows the layers a model holds but not which of them ran.""",
     hint="read the inventory: it names the normalization layers that ran in each phase",
 )
 def normalization_inventory(g: nx.DiGraph, r: Rule) -> Check:
-    graphs = [e for e in events(g, ev.MODEL_GRAPH) if e["data"].get("source") == "fxcheck"]
     parts = []
-    for e in graphs:
+    for e in events(g, ev.MODEL_GRAPH):
         d = e["data"]
+        who = e["obj"] if d.get("source") == "fxcheck" else f"graph compiled by the script ({d.get('backend')})"
         if not d.get("graphs"):
-            parts.append(f"{d.get('phase')}: no graph ({d.get('note')})")
+            parts.append(f"{d.get('phase')} ({who}): no graph ({d.get('note')})")
             continue
         layers = d.get("layers") or []
-        norms = [x for x in layers if x["kind"] == "norm"]
         shown = layer_inventory(layers) or "no normalization or dropout layer"
-        if not any(x["running_stats"] for x in norms):
+        if not any(x["running_stats"] for x in layers if x["kind"] == "norm"):
             shown += "; BatchNorm/InstanceNorm with running stats ×0"
-        parts.append(f"{d.get('phase')} ({e['obj']} at {where(e)}): {shown}")
-    script = [e for e in events(g, ev.MODEL_GRAPH) if e["data"].get("source") == "script"]
-    if script:
-        layers = [x for e in script for x in e["data"].get("layers") or []]
-        parts.append(f"graphs the script compiled itself ({len(script)}): {layer_inventory(layers) or 'no normalization or dropout layer'}")
+        parts.append(f"{d.get('phase')} ({who} at {where(e)}): {shown}")
     if not parts:
         return r.result([], "no model graph captured (--no-graph, or no forward of a trained model seen)", applicable=False)
     return r.result([], "; ".join(parts))

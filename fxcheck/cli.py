@@ -1,8 +1,9 @@
-"""The `fxcheck` command line: trace, check, rules, explain.
+"""The `fxcheck` command line: trace, check, diff, rules, explain.
 
 Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script,
 syntax error, bad option, unreadable trace); 3 the script raised before the run was complete
-(its traceback is shown and the partial report and trace are still written).
+(its traceback is shown and the partial report and trace are still written). `diff` exits 1 when
+a rule's verdict differs between the two traces.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from fxcheck import __version__, graph, rules
 from fxcheck.capture import Limits
-from fxcheck.report import Report, console as console_report, json_report
+from fxcheck.report import Report, console as console_report, json_report, sarif as sarif_report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR = 0, 1, 2, 3
 
@@ -39,12 +40,33 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _finish(report: Report, json_path: Optional[Path], quiet: bool) -> int:
+def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: Optional[Path] = None,
+            crashed: bool = False) -> int:
+    code = EXIT_SCRIPT_ERROR if crashed else EXIT_FINDINGS if report.count("error") else EXIT_OK
     if json_path is not None:
         json_report.write(report, json_path)
+    if sarif_path is not None:
+        sarif_report.write(report, sarif_path, exit_code=code, execution_successful=not crashed)
     if not quiet:
         console_report.render(report, out)
-    return EXIT_FINDINGS if report.count("error") else EXIT_OK
+    return code
+
+
+def _progress_line(script: str, quiet: bool):
+    """The transient progress line, only when stderr is a terminal and a console report is wanted."""
+    if quiet or err.is_dumb_terminal:
+        return None
+    try:
+        if not sys.stderr.isatty():
+            return None
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stderr without a descriptor
+        return None
+    from fxcheck.report.progress import ProgressLine
+
+    sys.stderr.flush()
+    return ProgressLine(fd, sys.stderr.encoding or "utf-8", Path(script).name,
+                        color=err.color_system is not None and not err.no_color)
 
 
 def _writable(path: Optional[Path], option: str) -> None:
@@ -60,6 +82,7 @@ def trace(
     epochs: Annotated[int, typer.Option(min=1, help="Epochs to observe; the run stops when epoch E+1 would begin.")] = 2,
     val_steps: Annotated[int, typer.Option(min=1, help="Batches per evaluation loader pass.")] = 2,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report here.")] = None,
+    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     save: Annotated[Optional[Path], typer.Option(help="Save the trace (JSON) for `fxcheck check`.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
 ) -> None:
@@ -68,10 +91,16 @@ def trace(
 
     _writable(json_path, "--json")
     _writable(save, "--save")
+    _writable(sarif_path, "--sarif")
+    progress = _progress_line(script, quiet)
     try:
-        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps))
+        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps),
+                             on_start=progress.watch if progress else None)
     except runner.BadInput as exc:
         raise _fail(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.close()
     sys.stdout.flush()
     if outcome.user_traceback:
         err.print(outcome.user_traceback, end="", markup=False)
@@ -80,24 +109,44 @@ def trace(
     if save is not None:
         graph.save(outcome.trace, save)
     g = graph.build(outcome.trace)
-    code = _finish(Report(g, rules.run_all(g)), json_path, quiet)
-    raise typer.Exit(EXIT_SCRIPT_ERROR if outcome.status == "crashed" else code)
+    raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed"))
 
 
 @app.command()
 def check(
     trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="A trace saved by `fxcheck trace --save`.")],
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report here.")] = None,
+    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
 ) -> None:
     """Re-run the rules on a saved trace (no code is executed)."""
     _writable(json_path, "--json")
+    _writable(sarif_path, "--sarif")
     try:
         saved = graph.load(trace_file)
     except graph.TraceFormatError as exc:
         raise _fail(str(exc)) from None
     g = graph.build(saved)
-    raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet))
+    raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path))
+
+
+@app.command()
+def diff(
+    first: Annotated[Path, typer.Argument(metavar="A", help="A trace saved by `fxcheck trace --save`.")],
+    second: Annotated[Path, typer.Argument(metavar="B", help="Another saved trace, compared with A.")],
+) -> None:
+    """Compare two saved traces cycle by cycle: the first cycle whose events differ, and the rules whose
+    verdict changed (exit 1 when one did)."""
+    from fxcheck import diff as trace_diff
+    from fxcheck.report import diff as diff_report
+
+    try:
+        a, b = graph.build(graph.load(first)), graph.build(graph.load(second))
+    except graph.TraceFormatError as exc:
+        raise _fail(str(exc)) from None
+    result = trace_diff.compare(a, b)
+    diff_report.render(result, a, b, (str(first), str(second)), out)
+    raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
 
 
 @app.command("rules")
@@ -119,16 +168,7 @@ def explain(rule_id: Annotated[str, typer.Argument(metavar="RULE", help="A rule 
     if r is None:
         known = ", ".join(x.id for x in rules.all_rules())
         raise _fail(f"unknown rule {rule_id!r} (known: {known})")
-    out.print(Markdown(rule_markdown(r)))
-
-
-def rule_markdown(r: rules.Rule) -> str:
-    return (
-        f"# {r.id} {r.name} ({r.severity})\n\n{r.summary}.\n\n"
-        f"## What it does\n{r.what}\n\n## Why is this bad\n{r.why}\n\n"
-        f"## Example\n```python\n{r.example}\n```\n\n## Use instead\n```python\n{r.instead}\n```\n\n"
-        f"## Known limits\n{r.limits}\n"
-    )
+    out.print(Markdown(r.markdown()))
 
 
 def version_callback(value: bool) -> None:

@@ -12,11 +12,13 @@ import traceback
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from fxcheck import __version__
 from fxcheck.capture import Capture, Limits, StopRun
+from fxcheck.capture.recorder import Recorder
 from fxcheck.graph import Trace
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -55,8 +57,12 @@ def compile_script(path: str) -> types.CodeType:
         raise BadInput(f"not a Python file: {path} ({exc})") from None
 
 
-def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
-    """Run the script under capture. Raises BadInput before anything of the script ran."""
+def run(path: str, args: list[str], limits: Limits,
+        on_start: Callable[[Recorder], None] | None = None) -> RunOutcome:
+    """Run the script under capture. Raises BadInput before anything of the script ran.
+
+    ``on_start`` is given the recorder just before the script starts (a progress display reads it).
+    """
     code = compile_script(path)
     # torch imports Dynamo at the first optimizer it builds; importing it here, before the tracer
     # starts, keeps that second of module-level code out of the traced run
@@ -64,6 +70,9 @@ def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
     script = str(Path(path).resolve())
     script_dir = os.path.dirname(script)
     capture = Capture([script_dir, os.getcwd()], limits)
+    cwd = os.getcwd()  # where the report's relative paths start (SARIF's %SRCROOT%)
+    if on_start is not None:
+        on_start(capture.recorder)
 
     module = types.ModuleType("__main__")
     module.__dict__.update({
@@ -101,7 +110,7 @@ def run(path: str, args: list[str], limits: Limits) -> RunOutcome:
         status, reason = "stopped", f"fxcheck stopped the run: {rec.stop_reason}"
     meta = {
         "fxcheck": __version__, "torch": torch.__version__, "python": sys.version.split()[0],
-        "script": path, "args": list(args),
+        "script": path, "args": list(args), "cwd": cwd,
         "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps},
         "status": status, "reason": reason, "seconds": round(seconds, 3),
         "loops": [{"file": rec._show(f), "line": line, "iterations": n}

@@ -82,6 +82,28 @@ class Rule:
             return Check(self, FAIL, evidence, findings)
         return Check(self, PASS if applicable else NA, evidence)
 
+    def markdown(self) -> str:
+        """The rule's documentation as Markdown (`fxcheck explain`, SARIF's help.markdown)."""
+        return (
+            f"# {self.id} {self.name} ({self.severity})\n\n{self.summary}.\n\n"
+            f"## What it does\n{self.what}\n\n## Why is this bad\n{self.why}\n\n"
+            f"## Example\n```python\n{self.example}\n```\n\n## Use instead\n```python\n{self.instead}\n```\n\n"
+            f"## Known limits\n{self.limits}\n"
+        )
+
+    def text(self) -> str:
+        """The same documentation as plain text (SARIF's help.text), code indented."""
+
+        def code(src: str) -> str:
+            return "\n".join("    " + line for line in src.splitlines())
+
+        return (
+            f"{self.id} {self.name} ({self.severity}): {self.summary}.\n\n"
+            f"What it does:\n{self.what}\n\nWhy is this bad:\n{self.why}\n\n"
+            f"Example:\n{code(self.example)}\n\nUse instead:\n{code(self.instead)}\n\n"
+            f"Known limits:\n{self.limits}\n"
+        )
+
 
 class Occurrences:
     """Collects a rule's hits and merges those at the same line into one finding."""

@@ -41,7 +41,7 @@ class EventChange:
 class CycleDiff:
     """The first cycle of an optimizer whose event sequence differs between the traces."""
 
-    optimizer: str
+    optimizer: str | None  # None: no optimizer stepped in both traces, the whole runs are compared
     index: int  # 1-based cycle number (the step it ends with)
     first: graph.Cycle | None  # None: the first trace has no such cycle
     second: graph.Cycle | None
@@ -53,10 +53,16 @@ class CycleDiff:
     cycles: tuple[int, int]  # the optimizer's cycle counts in the two traces
 
     @property
-    def position(self) -> int:
-        """Where the cycle begins in the first trace (to pick the earliest across optimizers)."""
-        cycle = self.first or self.second
-        return cycle.events[0]["seq"] if cycle and cycle.events else 1 << 62
+    def position(self) -> float:
+        """Where the first trace's events begin to differ (to pick the earliest across optimizers)."""
+        last = -1.0
+        for side, e, _ in self.aligned:
+            if side == "-":
+                return e["seq"]
+            if side == "+":
+                return last + 0.5
+            last = e["seq"]
+        return float("inf")
 
 
 @dataclass
@@ -85,7 +91,11 @@ class TraceDiff:
 
 def compare(a: nx.DiGraph, b: nx.DiGraph) -> TraceDiff:
     opts_a, opts_b = graph.stepped_optimizers(a), graph.stepped_optimizers(b)
-    firsts = [d for opt in opts_a if opt in opts_b for d in [_first_differing_cycle(a, b, opt)] if d is not None]
+    common = [opt for opt in opts_a if opt in opts_b]
+    if common:  # each optimizer's cycles cover the whole run
+        firsts = [d for d in (_first_differing_cycle(a, b, opt) for opt in common) if d is not None]
+    else:
+        firsts = [d for d in [_whole_runs(a, b)] if d is not None]
     return TraceDiff(
         first_cycle=min(firsts, key=lambda d: d.position, default=None),
         optimizers_only_first=[o for o in opts_a if o not in opts_b],
@@ -113,6 +123,17 @@ def _first_differing_cycle(a: nx.DiGraph, b: nx.DiGraph, opt: str) -> CycleDiff 
     if first is not None:
         first.differing_cycles = differing
     return first
+
+
+def _whole_runs(a: nx.DiGraph, b: nx.DiGraph) -> CycleDiff | None:
+    events_a, events_b = graph.events(a), graph.events(b)
+    seq_a, seq_b = [signature(e) for e in events_a], [signature(e) for e in events_b]
+    if seq_a == seq_b:
+        return None
+    aligned = _align(events_a, events_b, seq_a, seq_b)
+    changes = [EventChange(side, e) for side, e, _ in aligned if side != "="]
+    return CycleDiff(None, 1, graph.Cycle("", 1, events_a, None), graph.Cycle("", 1, events_b, None), changes,
+                     aligned, 1, (1, 1))
 
 
 def _align(events_a: list[dict[str, Any]], events_b: list[dict[str, Any]], seq_a: list[str],

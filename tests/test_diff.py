@@ -73,3 +73,34 @@ def test_input_that_is_not_a_trace_is_bad_input(traces, tmp_path):
         assert message in proc.stderr and "Traceback" not in proc.stderr
     proc = fxcheck("diff", str(other), str(traces["clean"]))
     assert proc.returncode == 2 and "not an fxcheck trace" in proc.stderr
+
+
+def _graph(*kinds_and_objects: tuple[str, str | None]):
+    from fxcheck import graph
+    from fxcheck.events import Event, Site
+
+    events = [Event(i, kind, Site("train.py", 10 + i, "main"), obj, {}) for i, (kind, obj) in enumerate(kinds_and_objects)]
+    return graph.build(graph.Trace({"script": "train.py", "status": "crashed"}, [], events))
+
+
+def test_runs_without_a_common_optimizer_compare_their_whole_event_sequences():
+    from fxcheck.diff import compare
+
+    a = _graph(("object.created", "model#1"), ("module.mode", "model#1"), ("backward", None))
+    b = _graph(("object.created", "model#1"), ("backward", None))
+    d = compare(a, b)
+    assert d.first_cycle is not None and d.first_cycle.optimizer is None
+    assert [(c.side, c.event["kind"]) for c in d.first_cycle.changes] == [("-", "module.mode")]
+    assert not d.sequences_equal and d.status_changes == []
+    assert compare(a, a).sequences_equal
+
+
+def test_an_unscale_inside_scaler_step_is_not_the_scripts_own():
+    from fxcheck.diff import signature
+
+    own = {"kind": "scaler.unscale_", "obj": "scaler#1", "data": {"optimizer": "optimizer#1"}}
+    inside = {"kind": "scaler.unscale_", "obj": "scaler#1", "data": {"optimizer": "optimizer#1", "internal": True}}
+    assert signature(own) == "scaler.unscale_ scaler#1 optimizer#1"
+    assert signature(inside) == "scaler.unscale_ scaler#1 optimizer#1 (inside scaler.step)"
+    clip = {"kind": "clip", "obj": None, "data": {"optimizers": ["optimizer#1", "optimizer#2"]}}
+    assert signature(clip) == "clip optimizer#1 optimizer#2"

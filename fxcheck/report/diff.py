@@ -13,6 +13,7 @@ from fxcheck.graph import observed, where
 from fxcheck.report.console import MARK, STYLE
 
 CONTEXT = 2  # identical events shown around each change
+MAX_LINES = 60  # of the event listing; runs that differ throughout would otherwise print all of it
 SIDE_STYLE = {"-": "red", "+": "green", "=": ""}
 
 
@@ -58,6 +59,11 @@ def _describe(g: nx.DiGraph) -> str:
 
 
 def _cycle(c: CycleDiff, console: Console) -> None:
+    if c.optimizer is None:
+        console.print(Text("First difference: the runs' events (no optimizer stepped in both traces)", style="bold"))
+        console.print("  - only in A, + only in B", highlight=False)
+        _events(c, console)
+        return
     cycle = c.first or c.second
     at = (cycle.end or cycle.events[-1]) if cycle and cycle.events else {}
     head = f"First differing cycle: {c.optimizer} cycle {c.index} (epoch {at.get('epoch')}, step {c.index})"
@@ -67,9 +73,17 @@ def _cycle(c: CycleDiff, console: Console) -> None:
     counts = f"{max(c.cycles)}" if c.cycles[0] == c.cycles[1] else f"{max(c.cycles)} (A has {c.cycles[0]}, B has {c.cycles[1]})"
     console.print(f"  {c.differing_cycles} of {counts} cycles of {c.optimizer} differ; "
                   "- only in A, + only in B", highlight=False)
+    _events(c, console)
+
+
+def _events(c: CycleDiff, console: Console) -> None:
     width = max((len(signature(e)) for _, e, _ in c.aligned), default=0) + 2
     shown = _with_context(c.aligned)
-    for item in shown:
+    for n, item in enumerate(shown):
+        if n == MAX_LINES:
+            rest = sum(1 if not isinstance(x, int) else x for x in shown[n:])
+            console.print(f"    … {rest} more event(s)", style="dim", highlight=False)
+            break
         if isinstance(item, int):
             console.print(f"    … {item} identical event{'s' if item != 1 else ''}", style="dim", highlight=False)
             continue

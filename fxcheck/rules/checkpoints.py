@@ -15,8 +15,10 @@ from fxcheck.rules import Check, Occurrences, Rule, rule
     what="""
 Inspects the structure of every `torch.save` payload written after training began (never its
 values, and never changing what is written): model weights with no optimizer state, or without the
-GradScaler / LR scheduler state while those are in use, are flagged — unless the run also wrote a
-complete checkpoint, in which case weights-only files are exports.""",
+GradScaler / LR scheduler state while those are in use, are flagged when the optimizer that
+trained those weights steps again afterwards (a resume point) — unless the run also wrote a
+complete checkpoint, in which case weights-only files are exports. A save after an optimizer's last
+step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export.""",
     why="""
 Resuming from such a checkpoint silently restarts Adam's moments, the loss scale and the LR
 schedule: the resumed run behaves differently from an uninterrupted one, with no error.""",
@@ -33,8 +35,16 @@ the shape of its state dicts.""",
 def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     first_step = next((e["seq"] for e in events(g, ev.OPTIMIZER_STEP, ev.SCALER_STEP)), None)
+    steps = events(g, ev.OPTIMIZER_STEP)
+
+    def training_goes_on(e: dict) -> bool:
+        """An optimizer that stepped before the save steps again after it: the file is a resume point.
+        A save after an optimizer's last step (a final or hand-off export) needs no optimizer state."""
+        before = {s["obj"] for s in steps if s["seq"] < e["seq"]}
+        return any(s["obj"] in before for s in steps if s["seq"] > e["seq"])
+
     saves = [e for e in events(g, ev.CHECKPOINT) if first_step is not None and e["seq"] > first_step
-             and e["data"].get("model_tensors")]
+             and e["data"].get("model_tensors") and training_goes_on(e)]
     scaler_used = {e["seq"] for e in events(g, ev.SCALER_STEP) if e["obj"] in enabled_scalers(g)}
     sched_used = {e["seq"] for e in events(g, ev.SCHEDULER_STEP)}
 

@@ -69,7 +69,7 @@ def train_step_in_eval_mode(g: nx.DiGraph, r: Rule) -> Check:
     summary="an evaluation phase ran with mode-dependent layers in training mode",
     what="""
 For each evaluation pass (a loader pass with no backward), reads the mode of the models its loop
-holds: a model left in training mode, or BatchNorm layers switched back to training mode (a
+holds at the pass's start and end: a model left in training mode, or BatchNorm layers switched back to training mode (a
 Monte-Carlo-dropout helper that calls `model.train()`), is flagged. Dropout alone in training mode
 inside an eval-mode model is Monte-Carlo dropout and is allowed.""",
     why="""
@@ -95,11 +95,19 @@ def eval_in_train_mode(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     passes = eval_passes(g)
     for p in passes:
+        # modes at the pass's start and at its end: a helper called inside the loop (MC dropout
+        # calling model.train() per batch) shows at the end
+        end = p["data"].get("models_end") or {}
         for model, facts in _mode_models(p).items():
-            stats_layers = {t: n for t, n in facts["train_mode"].items() if t.startswith(RUNNING_STATS)}
-            if facts["training"] or stats_layers:
-                layers = ", ".join(f"{t} x{n}" for t, n in facts["train_mode"].items())
-                hits.add(f"the evaluation loop at {where(p)} ran {model} with layers in training mode ({layers})", p)
+            for when, seen in (("", facts), (" (switched inside the loop)", end.get(model))):
+                if not seen or not seen.get("mode_layers"):
+                    continue
+                stats_layers = {t: n for t, n in seen["train_mode"].items() if t.startswith(RUNNING_STATS)}
+                if seen["training"] or stats_layers:
+                    layers = ", ".join(f"{t} x{n}" for t, n in seen["train_mode"].items())
+                    hits.add(f"the evaluation loop at {where(p)} ran {model} with layers in training mode "
+                             f"({layers}){when}", p)
+                    break
     found = hits.findings()
     evidence = (f"{len(passes)}/{len(passes)} evaluation passes ran their models in eval mode" if not found
                 else f"{len(found)} evaluation loop(s) run in training mode")

@@ -1,4 +1,4 @@
-"""The `fxcheck` command line: trace, check, diff, rules, explain.
+"""The `fxcheck` command line: trace, check, diff, show, rules, explain.
 
 Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script,
 syntax error, bad option, unreadable trace); 3 the script raised before the run was complete
@@ -147,6 +147,31 @@ def diff(
     result = trace_diff.compare(a, b)
     diff_report.render(result, a, b, (str(first), str(second)), out)
     raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
+
+
+@app.command()
+def show(
+    trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="A trace saved by `fxcheck trace --save`.")],
+    cycle: Annotated[Optional[int], typer.Option(help="Show optimizer cycle K in detail (every event with its file:line).")] = None,
+    html_path: Annotated[Optional[Path], typer.Option("--html", help="Write the timeline as one self-contained HTML page.")] = None,
+) -> None:
+    """The AMP timeline of a saved trace: each optimizer cycle in canonical order, findings where they belong,
+    the GradScaler's scale factor and skipped steps."""
+    from fxcheck.report import html, timeline
+
+    _writable(html_path, "--html")
+    try:
+        g = graph.build(graph.load(trace_file))
+    except graph.TraceFormatError as exc:
+        raise _fail(str(exc)) from None
+    tl = timeline.build(g, rules.run_all(g))
+    if cycle is not None and not 1 <= cycle <= tl.count:
+        raise _fail(f"--cycle {cycle}: this trace has cycles 1-{tl.count}" if tl.count
+                    else f"--cycle {cycle}: this trace has no optimizer cycle")
+    timeline.render(tl, out, cycle)
+    if html_path is not None:
+        html.write(tl, html_path, cycle)
+        out.print(f"wrote {html_path}")
 
 
 @app.command("rules")

@@ -18,7 +18,6 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from fxcheck import __version__, graph, rules
-from fxcheck.capture import Limits
 from fxcheck.report import Report, console as console_report, json_report, sarif as sarif_report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR = 0, 1, 2, 3
@@ -81,6 +80,7 @@ def trace(
     steps: Annotated[int, typer.Option(min=1, help="Training batches per epoch (optimizer steps for loops without a DataLoader).")] = 10,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs to observe; the run stops when epoch E+1 would begin.")] = 2,
     val_steps: Annotated[int, typer.Option(min=1, help="Batches per evaluation loader pass.")] = 2,
+    no_graph: Annotated[bool, typer.Option("--no-graph", help="Skip the TorchDynamo capture of the model's graph (hooks only).")] = False,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report here.")] = None,
     sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     save: Annotated[Optional[Path], typer.Option(help="Save the trace (JSON) for `fxcheck check`.")] = None,
@@ -88,13 +88,14 @@ def trace(
 ) -> None:
     """Run SCRIPT under capture for a few steps and epochs, then check the rules."""
     from fxcheck import runner  # imports torch: keep `fxcheck rules` and `--help` fast
+    from fxcheck.capture import Limits
 
     _writable(json_path, "--json")
     _writable(save, "--save")
     _writable(sarif_path, "--sarif")
     progress = _progress_line(script, quiet)
     try:
-        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps),
+        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps, graph=not no_graph),
                              on_start=progress.watch if progress else None)
     except runner.BadInput as exc:
         raise _fail(str(exc)) from None

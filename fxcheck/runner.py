@@ -111,7 +111,7 @@ def run(path: str, args: list[str], limits: Limits,
     meta = {
         "fxcheck": __version__, "torch": torch.__version__, "python": sys.version.split()[0],
         "script": path, "args": list(args), "cwd": cwd,
-        "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps},
+        "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps, "graph": limits.graph},
         "status": status, "reason": reason, "seconds": round(seconds, 3),
         "loops": [{"file": rec._show(f), "line": line, "iterations": n}
                   for (f, line), n in sorted(capture.tracer.loop_hits.items())],

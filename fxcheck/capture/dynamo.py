@@ -177,6 +177,7 @@ class GraphCapture:
         self._patched: set[type] = set()
         self._watched: dict[int, tuple[weakref.ref, str]] = {}
         self._done: set[tuple[str, str]] = set()  # (model key, phase) captured or given up
+        self._trained: set[str] = set()  # models known to have parameters in an optimizer
         self._busy = False
 
     def install(self) -> None:
@@ -218,12 +219,15 @@ class GraphCapture:
         if watched is None or watched[0]() is not model:
             return original(model, *args, **kwargs)
         key = watched[1]
+        if key not in self._trained and not self.trained(model):
+            return original(model, *args, **kwargs)  # a loss module or a frozen teacher: not the trained model
+        self._trained.add(key)
         grad = torch.is_grad_enabled()
         phase = TRAIN if model.training and grad and not self.evaluating() else EVAL
         autocast = _autocast()
         self.rec.emit(ev.MODEL_FORWARD, key, training=bool(model.training), grad_enabled=grad, autocast=autocast,
                       phase=phase)
-        if not self.enabled or (key, phase) in self._done or not self.trained(model):
+        if not self.enabled or (key, phase) in self._done:
             return original(model, *args, **kwargs)
         self._done.add((key, phase))
         return self._capture(key, phase, autocast, original, model, args, kwargs)

@@ -350,12 +350,12 @@ class Hooks:
                 before = rec.step_calls.get(okey, 0)
                 hooks._scaler_stepping[id(optimizer)] = rec.key_of(self) or "scaler"
                 data: dict[str, Any] = {"optimizer": okey, "enabled": bool(self.is_enabled())}
-                try:
-                    result = hooks._call(ev.SCALER_STEP, rec.key_of(self), data, original, self, optimizer, *args, **kwargs)
+                try:  # skipped: the optimizer's step did not run (inf/NaN gradients)
+                    result = hooks._call(ev.SCALER_STEP, rec.key_of(self), data, original, self, optimizer, *args,
+                                         after=lambda: {"skipped": rec.step_calls.get(okey, 0) == before}, **kwargs)
                 finally:
                     hooks._scaler_stepping.pop(id(optimizer), None)
                 skipped = rec.step_calls.get(okey, 0) == before
-                data["skipped"] = skipped
                 if skipped:  # inf/NaN gradients: the cycle ends without an update of the weights
                     hooks._stepped(okey, len(rec.events) - 1)
                 return result

@@ -13,8 +13,8 @@ KEY = {name: expected for key in sorted(CORPUS.glob("EXPECTED*.json")) for name,
 
 
 @pytest.mark.parametrize("name", sorted(KEY), ids=lambda n: n.removesuffix(".py"))
-def test_corpus_script(name, trace_cli):
-    run = trace_cli(CORPUS / name)
+def test_corpus_script(name, traced):
+    run = traced(CORPUS / name)
     assert run.report is not None, run.stderr
     expected = {(e["rule"], e["line"]) for e in KEY[name]}
     got = {(f["rule"], f["line"]) for f in run.findings if f["severity"] in ("error", "warning")}

@@ -11,10 +11,10 @@ CLEAN = sorted(p for p in SAMPLES.glob("clean_*.py"))
 
 
 @pytest.mark.parametrize("sample", BUGGY, ids=lambda p: p.stem)
-def test_buggy_sample_yields_its_rule_at_the_marked_line(sample, trace_cli):
+def test_buggy_sample_yields_its_rule_at_the_marked_line(sample, traced):
     expected = expectations(sample)
     assert expected, f"{sample.name} has no '# expect: FXnnn' comment"
-    run = trace_cli(sample)
+    run = traced(sample)
     assert run.report is not None, run.stderr
     got = {(f["rule"], f["line"]) for f in run.findings}
     for rule_id, line in expected:
@@ -27,8 +27,8 @@ def test_buggy_sample_yields_its_rule_at_the_marked_line(sample, trace_cli):
 
 
 @pytest.mark.parametrize("sample", CLEAN, ids=lambda p: p.stem)
-def test_clean_sample_gets_no_error_or_warning(sample, trace_cli):
-    run = trace_cli(sample)
+def test_clean_sample_gets_no_error_or_warning(sample, traced):
+    run = traced(sample)
     assert run.report is not None, run.stderr
     assert run.code == 0, run.stdout + run.stderr
     assert run.rules() == set(), run.stdout

@@ -168,8 +168,9 @@ class GraphCapture:
     """Captures the graph of each trained model's forward in training and in evaluation."""
 
     def __init__(self, rec: Recorder, trained: Callable[[Any], bool], evaluating: Callable[[], bool],
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, tracer: Any = None) -> None:
         self.rec = rec
+        self.tracer = tracer  # the loop tracer: paused while Dynamo (pure Python, no user lines) compiles
         self.trained = trained  # does an optimizer hold this model's parameters?
         self.evaluating = evaluating  # is an evaluation loader pass under way?
         self.enabled = enabled
@@ -246,12 +247,17 @@ class GraphCapture:
         site = self.rec.site()
         started = time.perf_counter()
         self._busy = True
+        resume = self.tracer is not None and not self.tracer.paused
+        if resume:
+            self.tracer.pause()
         try:
             with _Quiet(), torch._dynamo.config.patch(suppress_errors=True):
                 compiled = torch.compile(original.__get__(model), backend=backend, dynamic=False)
                 result = compiled(*args, **kwargs)
         finally:
             self._busy = False
+            if resume:
+                self.tracer.resume()
         seconds = time.perf_counter() - started
         breaks = _break_reasons(before)
         note = None

@@ -54,7 +54,8 @@ class Hooks:
         self._models: dict[str, tuple[weakref.ref, frozenset[int], bool]] = {}  # key -> (model, param ids, has modes)
         self._model_opt: dict[tuple[str, str], bool] = {}  # does this optimizer step that model's parameters?
         self.loaders.on_model = self._note_model
-        self.graphs = GraphCapture(rec, self._trained, self.loaders.evaluating, enabled=rec.limits.graph)
+        self.graphs = GraphCapture(rec, self._trained, self.loaders.evaluating, enabled=rec.limits.graph,
+                                   tracer=tracer)
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it

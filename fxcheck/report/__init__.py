@@ -68,7 +68,7 @@ def _counted(counts: dict[str, int], limit: int = 8) -> str:
 
 def model_modes(g: nx.DiGraph) -> list[str]:
     """The "model mode" section: the mode at every optimizer step, in every evaluation pass, per forward."""
-    from fxcheck.rules.modes import eval_passes
+    from fxcheck.rules.modes import eval_passes, train_mode_in_evaluation
 
     lines = []
     steps = events(g, ev.OPTIMIZER_STEP)
@@ -78,10 +78,9 @@ def model_modes(g: nx.DiGraph) -> list[str]:
                      + (f", {in_eval} updated a model left in eval mode" if in_eval else ""))
     passes = [p for p in eval_passes(g) if p["data"].get("models_start")]
     if passes:
-        wrong = sum(1 for p in passes for f in p["data"]["models_start"].values()
-                    if f.get("mode_layers") and (f["training"] or f["train_mode"]))
+        wrong = sum(1 for p in passes if train_mode_in_evaluation(p))
         lines.append(f"evaluation passes: {len(passes) - wrong}/{len(passes)} ran their models in eval mode"
-                     + (f", {wrong} with layers in training mode" if wrong else ""))
+                     + (f", {wrong} with mode-dependent layers in training mode (FX302)" if wrong else ""))
     forwards: dict[str, dict[str, int]] = {}
     for e in events(g, ev.MODEL_FORWARD):
         d = e["data"]

@@ -64,6 +64,25 @@ def train_step_in_eval_mode(g: nx.DiGraph, r: Rule) -> Check:
     return r.result(found, evidence if steps else "no optimizer step observed", applicable=bool(steps))
 
 
+def train_mode_in_evaluation(p: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """Models an evaluation pass ran in training mode: (model, its mode facts, when it was seen).
+
+    Read at the pass's start and at its end (a helper called inside the loop, such as MC dropout
+    calling model.train() per batch, shows at the end). Dropout alone in training mode inside an
+    eval-mode model is Monte-Carlo dropout and is allowed."""
+    end = p["data"].get("models_end") or {}
+    found = []
+    for model, facts in _mode_models(p).items():
+        for when, seen in (("", facts), (" (switched inside the loop)", end.get(model))):
+            if not seen or not seen.get("mode_layers"):
+                continue
+            stats_layers = [t for t in seen["train_mode"] if t.startswith(RUNNING_STATS)]
+            if seen["training"] or stats_layers:
+                found.append((model, seen, when))
+                break
+    return found
+
+
 @rule(
     id="FX302", name="eval-in-train-mode", severity="error",
     summary="an evaluation phase ran with mode-dependent layers in training mode",
@@ -95,19 +114,9 @@ def eval_in_train_mode(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     passes = eval_passes(g)
     for p in passes:
-        # modes at the pass's start and at its end: a helper called inside the loop (MC dropout
-        # calling model.train() per batch) shows at the end
-        end = p["data"].get("models_end") or {}
-        for model, facts in _mode_models(p).items():
-            for when, seen in (("", facts), (" (switched inside the loop)", end.get(model))):
-                if not seen or not seen.get("mode_layers"):
-                    continue
-                stats_layers = {t: n for t, n in seen["train_mode"].items() if t.startswith(RUNNING_STATS)}
-                if seen["training"] or stats_layers:
-                    layers = ", ".join(f"{t} x{n}" for t, n in seen["train_mode"].items())
-                    hits.add(f"the evaluation loop at {where(p)} ran {model} with layers in training mode "
-                             f"({layers}){when}", p)
-                    break
+        for model, seen, when in train_mode_in_evaluation(p):
+            layers = ", ".join(f"{t} x{n}" for t, n in seen["train_mode"].items())
+            hits.add(f"the evaluation loop at {where(p)} ran {model} with layers in training mode ({layers}){when}", p)
     found = hits.findings()
     evidence = (f"{len(passes)}/{len(passes)} evaluation passes ran their models in eval mode" if not found
                 else f"{len(found)} evaluation loop(s) run in training mode")

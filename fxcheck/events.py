@@ -9,6 +9,7 @@ from typing import Any
 OBJECT_CREATED = "object.created"  # data: none (the object node carries the facts)
 LOADER_PASS = "loader.pass"  # a new pass over a DataLoader began; data: index, length, cut, training, batches
 LOADER_BATCH = "loader.batch"  # the pass yielded a batch; data: index
+LOADER_END = "loader.end"  # the pass ended; data: pass (seq of its loader.pass), reason (exhausted|cut|dropped|superseded), batches
 BACKWARD = "backward"  # data: scaled, touched {opt: n params}, inside_step (opt or None)
 GRAD_SET = "grad.set"  # gradients assigned outside backward; data: touched {opt: n}
 GRAD_CLEAR = "grad.clear"  # gradients cleared (by zero_grad or detected from state); data: cleared {opt: n}, via
@@ -20,7 +21,10 @@ SCALER_UPDATE = "scaler.update"  # data: scale_before, scale_after
 CLIP = "clip"  # data: function, optimizers [opt keys whose parameters were clipped]
 SCHEDULER_STEP = "scheduler.step"  # data: optimizer, lr
 MODULE_MODE = "module.mode"  # data: training (bool)
-MODEL_FORWARD = "model.forward"  # a trained model's forward; data: training, grad_enabled, autocast (dtype), phase
+MODEL_FORWARD = "model.forward"  # a trained model's forward; data: training, grad_enabled, autocast (dtype), phase (the
+# capture's guess), mode_layers, train_layers (when in eval mode), stats_before/after (BatchNorm counters), recorded
+# (its output has a grad_fn), trained (a backward went through its output)
+NORM_RESET = "norm.reset"  # running statistics of a normalization layer reset after training began (update_bn)
 MODEL_GRAPH = "model.graph"  # a forward's Dynamo graph; data: phase, source, graphs, breaks, note, modules, layers, dtypes
 CHECKPOINT = "checkpoint.save"  # torch.save; data: target, model_tensors, optimizer, scaler, scheduler (counts)
 OPTIMIZER_LOAD = "optimizer.load_state_dict"
@@ -28,7 +32,7 @@ SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefi
 RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
 
 ALL_KINDS = (
-    OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
+    OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
     CHECKPOINT, OPTIMIZER_LOAD,
     SAMPLER_ORDER, RNG_SEED,

@@ -17,7 +17,9 @@ from typing import Any, Iterator
 import networkx as nx
 
 from fxcheck import events as ev
+from fxcheck import loop
 from fxcheck.events import Event, TrackedObject
+from fxcheck.loop import is_step
 
 FORMAT = "fxcheck-trace"
 FORMAT_VERSION = 1
@@ -93,17 +95,8 @@ def _references(e: Event) -> Iterator[str]:
 
 
 def step_boundary(e: dict[str, Any]) -> str | None:
-    """The optimizer whose cycle this event ends, if any.
-
-    A cycle ends with ``optimizer.step()``, or with ``scaler.step(optimizer)`` (which runs the
-    optimizer's step inside it, or skips it on inf/NaN gradients).
-    """
-    kind = e["kind"]
-    if kind == ev.SCALER_STEP and "raised" not in e["data"]:
-        return e["data"].get("optimizer")
-    if kind == ev.OPTIMIZER_STEP and not e["data"].get("via_scaler"):
-        return e["obj"]
-    return None
+    """The optimizer whose cycle this event ends, if any (see fxcheck.loop.is_step)."""
+    return is_step(e["kind"], e["obj"], e["data"])
 
 
 def build(trace: Trace) -> nx.DiGraph:
@@ -111,22 +104,22 @@ def build(trace: Trace) -> nx.DiGraph:
     for o in trace.objects:
         g.add_node(o.key, node="object", type=o.type, cls=o.cls, file=o.site.file, line=o.site.line,
                    function=o.site.function, attrs=o.attrs)
+    model = loop.replay(trace.events)  # the loop model the cut acted on, rebuilt from the same events
+    g.graph["loop"] = model
+    starts = {epoch.seq: epoch.index for epoch in model.epochs}
     ordered: list[dict[str, Any]] = []
-    primary_loader = next((e.obj for e in trace.events if e.kind == ev.LOADER_PASS and e.data.get("training")), None)
     primary_opt = next((e.obj for e in trace.events if e.kind == ev.OPTIMIZER_STEP), None)
-    epoch = 0 if primary_loader else 1
+    epoch = 0 if model.epochs and model.epochs[0].seq > 0 else 1
     batch: int | None = None
-    in_training_pass = False
     steps_done: dict[str, int] = {}
     prev = None
     for e in trace.events:
-        if e.kind == ev.LOADER_PASS and e.obj == primary_loader:
-            in_training_pass = bool(e.data.get("training"))
-            if in_training_pass:
-                epoch += 1
-                batch = None
-        elif e.kind == ev.LOADER_BATCH and e.obj == primary_loader and in_training_pass:
-            batch = e.data.get("index")
+        if e.seq in starts:
+            epoch, batch = starts[e.seq], None
+        if e.kind == ev.LOADER_BATCH:
+            p = model.latest_pass_of(e.obj, e.seq)
+            if p is not None and p.role == loop.TRAIN:
+                batch = e.data.get("index")
         about = e.data.get("optimizer") or (e.obj if e.obj and e.obj.startswith(ev.OPTIMIZER) else None)
         about = about or primary_opt
         node = f"e{e.seq}"
@@ -135,6 +128,9 @@ def build(trace: Trace) -> nx.DiGraph:
             "file": e.site.file, "line": e.site.line, "function": e.site.function,
             "epoch": epoch, "batch": batch, "step": steps_done.get(about, 0) + 1 if about else None,
         }
+        if e.kind == ev.LOADER_PASS:
+            p = model.pass_at(e.seq)
+            attrs["role"] = p.role if p is not None else None
         g.add_node(node, **attrs)
         ordered.append(attrs)
         if prev is not None:
@@ -149,6 +145,15 @@ def build(trace: Trace) -> nx.DiGraph:
         if ended:
             steps_done[ended] = steps_done.get(ended, 0) + 1
     g.graph["events"] = ordered
+    g.graph["phases"] = model.phases(ordered)
+    for phase in g.graph["phases"]:
+        if phase.loader_pass is not None:
+            phase.loader_pass_event = ordered[phase.loader_pass.seq]
+        for f in phase.forwards:
+            f["phase"] = phase.kind
+    for e in ordered:
+        if e["kind"] == ev.MODEL_FORWARD and "phase" not in e:
+            e["phase"] = loop.TRAIN
     return g
 
 
@@ -223,30 +228,51 @@ def stepped_optimizers(g: nx.DiGraph) -> list[str]:
     return seen
 
 
-def observed(g: nx.DiGraph) -> dict[str, int]:
+def loop_model(g: nx.DiGraph) -> loop.LoopModel:
+    return g.graph["loop"]
+
+
+def training_passes(g: nx.DiGraph) -> list[dict[str, Any]]:
+    """Loader passes that trained, in order."""
+    return [e for e in events(g, ev.LOADER_PASS) if e.get("role") == loop.TRAIN]
+
+
+def evaluation_phases(g: nx.DiGraph) -> list[loop.Phase]:
+    return [p for p in g.graph["phases"] if p.kind == loop.EVAL]
+
+
+def accumulation(g: nx.DiGraph, loader_pass: dict[str, Any]) -> int | None:
+    """Backwards per optimizer step of the pass's loader, as the loop model learnt it."""
+    return loop_model(g).accumulation_of(loader_pass["obj"])
+
+
+def observed(g: nx.DiGraph) -> dict[str, Any]:
     """The run's size as the report states it."""
-    passes = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("training")]
-    primary = passes[0]["obj"] if passes else None
-    primary_passes = [e for e in passes if e["obj"] == primary]
+    model = loop_model(g)
+    passes = training_passes(g)
     steps = len(events(g, ev.OPTIMIZER_STEP))
-    batches = [int(e["data"].get("batches") or 0) for e in primary_passes]
+    cycles = model.steps
+    batches = [int(e["data"].get("batches") or 0) for e in passes]
     return {
-        "epochs": len(primary_passes) if primary else (1 if steps else 0),
+        "epochs": model.epochs_begun() if model.epochs else (1 if cycles else 0),
+        "epochs_by": model.epoch_by,
         "train_batches": sum(batches),
         "optimizer_steps": steps,
+        "optimizer_cycles": cycles,
+        "evaluation_phases": len(evaluation_phases(g)),
         "events": len(events(g)),
-        "structure": _structure(primary_passes, batches, steps),
+        "structure": _structure(g, passes, batches, steps),
     }
 
 
-def _structure(passes: list[dict[str, Any]], batches: list[int], steps: int) -> str:
+def _structure(g: nx.DiGraph, passes: list[dict[str, Any]], batches: list[int], steps: int) -> str:
     """E.g. "2 epochs x 12 batches, 8 optimizer steps, accumulation 3 (last cycle of each epoch partial: 2)"."""
     if not passes:
         return f"{steps} optimizer steps (a loop without a training DataLoader)"
     sizes = sorted(set(batches))
     per_epoch = f"{sizes[0]}" if len(sizes) == 1 else "/".join(str(b) for b in batches)
     text = f"{len(passes)} epoch(s) x {per_epoch} batches, {steps} optimizer steps"
-    k = next((p["data"].get("accumulation") for p in passes if p["data"].get("accumulation")), None)
+    k = next((accumulation(g, p) for p in passes if accumulation(g, p)), None)
     if k and k > 1:
         partial = sorted({b % k for b in batches} - {0})
         text += f", accumulation {k}"

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from fxcheck import events as ev
+from fxcheck.capture.modes import MODE_DEPENDENT
 from fxcheck.capture.recorder import Recorder
 
 TRAIN, EVAL = "train", "eval"
@@ -164,6 +165,55 @@ def _script_backend(inner: Any, on_graph: Callable[[Any, Any], None]) -> Callabl
     return backend
 
 
+def mode_layers(model: Any) -> tuple[list[Any], list[Any]]:
+    """The model's mode-dependent layers, and those of them that keep running statistics."""
+    modal = [m for m in model.modules() if isinstance(m, MODE_DEPENDENT)]
+    norms = [m for m in modal if isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor)]
+    return modal, norms
+
+
+def train_layers(modal: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in modal:
+        if m.training:
+            counts[type(m).__name__] = counts.get(type(m).__name__, 0) + 1
+    return counts
+
+
+def stats_version(norms: list[Any]) -> int:
+    """A counter of running-statistics writes: num_batches_tracked.add_(1) bumps its version with each."""
+    return sum(m.num_batches_tracked._version for m in norms if isinstance(m.num_batches_tracked, torch.Tensor))
+
+
+def _grad_tensors(output: Any) -> list[torch.Tensor]:
+    """Tensors of a forward's output that autograd recorded (a tensor, a tuple or a dict of them; one level)."""
+    if isinstance(output, torch.Tensor):
+        items = [output]
+    elif isinstance(output, (tuple, list)):
+        items = list(output[:8])
+    elif isinstance(output, dict):  # also transformers' ModelOutput
+        items = list(output.values())[:8]
+    else:
+        items = []
+    return [t for t in items if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+
+
+def mark_trained(output: Any, data: dict[str, Any]) -> None:
+    """Note in the forward's event whether autograd recorded it and, later, whether a backward went through it.
+
+    A pre-hook on the output's autograd node runs when a backward reaches it; it returns nothing, so the
+    gradients are those of the plain run. The hook holds the event's data, never the tensor.
+    """
+    tensors = _grad_tensors(output)
+    data["recorded"] = bool(tensors)
+
+    def reached(grad_outputs: Any) -> None:
+        data["trained"] = True
+
+    for fn in {id(t.grad_fn): t.grad_fn for t in tensors}.values():
+        fn.register_prehook(reached)
+
+
 class GraphCapture:
     """Captures the graph of each trained model's forward in training and in evaluation."""
 
@@ -179,6 +229,9 @@ class GraphCapture:
         self._watched: dict[int, tuple[weakref.ref, str]] = {}
         self._done: set[tuple[str, str]] = set()  # (model key, phase) captured or given up
         self._trained: set[str] = set()  # models known to have parameters in an optimizer
+        self._not_held: dict[str, int] = {}  # model -> objects known when no optimizer held its parameters
+        self._parameters: dict[str, bool] = {}  # model -> has parameters (an EMA copy, a teacher) or not (a loss)
+        self._layers: dict[str, tuple[list[Any], list[Any]]] = {}  # model -> (mode-dependent layers, running-stats norms)
         self._busy = False
 
     def install(self) -> None:
@@ -220,18 +273,48 @@ class GraphCapture:
         if watched is None or watched[0]() is not model:
             return original(model, *args, **kwargs)
         key = watched[1]
-        if key not in self._trained and not self.trained(model):
-            return original(model, *args, **kwargs)  # a loss module or a frozen teacher: not the trained model
-        self._trained.add(key)
+        held = key in self._trained or self._held(key, model)
+        if not held and not self._has_parameters(key, model):
+            return original(model, *args, **kwargs)  # a loss module: no model of the run
         grad = torch.is_grad_enabled()
         phase = TRAIN if model.training and grad and not self.evaluating() else EVAL
         autocast = _autocast()
-        self.rec.emit(ev.MODEL_FORWARD, key, training=bool(model.training), grad_enabled=grad, autocast=autocast,
-                      phase=phase)
-        if not self.enabled or (key, phase) in self._done:
-            return original(model, *args, **kwargs)
-        self._done.add((key, phase))
-        return self._capture(key, phase, autocast, original, model, args, kwargs)
+        layers = self._layers.get(key)
+        if layers is None:
+            layers = self._layers[key] = mode_layers(model)
+        modal, norms = layers
+        facts: dict[str, Any] = {"training": bool(model.training), "grad_enabled": grad, "autocast": autocast,
+                                 "phase": phase, "mode_layers": len(modal), "held": held}
+        if modal and not model.training:  # which layers a helper switched back to training mode
+            facts["train_layers"] = train_layers(modal)
+        if norms:
+            facts["stats_before"] = stats_version(norms)
+        event = self.rec.emit(ev.MODEL_FORWARD, key, **facts)
+        if not held or not self.enabled or (key, phase) in self._done:
+            result = original(model, *args, **kwargs)
+        else:
+            self._done.add((key, phase))
+            result = self._capture(key, phase, autocast, original, model, args, kwargs)
+        if norms:
+            event.data["stats_after"] = stats_version(norms)
+        mark_trained(result, event.data)
+        return result
+
+    def _held(self, key: str, model: Any) -> bool:
+        """Does an optimizer hold this model's parameters? (re-asked only when new objects were built)"""
+        known = len(self.rec.objects)
+        if self._not_held.get(key) == known:
+            return False
+        if self.trained(model):
+            self._trained.add(key)
+            return True
+        self._not_held[key] = known
+        return False
+
+    def _has_parameters(self, key: str, model: Any) -> bool:
+        if key not in self._parameters:
+            self._parameters[key] = next(iter(model.parameters()), None) is not None
+        return self._parameters[key]
 
     def _capture(self, key: str, phase: str, autocast: str | None, original: Any, model: Any,
                  args: tuple, kwargs: dict) -> Any:

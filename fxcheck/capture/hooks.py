@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 from torch.optim import lr_scheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.nn.modules.batchnorm import _NormBase
 from torch.utils.data import DataLoader
 
 from fxcheck import events as ev
@@ -214,6 +215,7 @@ class Hooks:
         self.grads.last_step[key] = seq
         self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
         self._window()
+        self.rec.after_step()
 
     def _window(self) -> None:
         """Trace the loop's first and last cycles of each epoch and its boundaries; pause in between."""
@@ -223,7 +225,7 @@ class Hooks:
             p, accumulation = current
             tail = max(WINDOW, accumulation * WINDOW)
             quiet = p.steps >= WINDOW and p.cut is not None and p.yielded < p.cut - tail
-        elif not self.rec.train_loaders and self.rec.step_calls:
+        elif not self.rec.loop.training_lineage and self.rec.step_calls:
             done = max(self.rec.step_calls.values())
             quiet = WINDOW <= done < limits.steps - WINDOW
         else:
@@ -239,7 +241,6 @@ class Hooks:
 
         def make(original: Any) -> Any:
             def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-                hooks.loaders.note_backward()
                 hooks.rec.on_backward()
                 hooks._observe(gs.UNEXPLAINED)
                 inside = hooks._steps[-1][0] if hooks._steps else None
@@ -533,8 +534,17 @@ class Hooks:
 
             return zero_grad
 
+        def make_reset(original: Any) -> Any:
+            def reset_running_stats(self: Any) -> None:
+                original(self)
+                if rec.step_calls:  # after training began: a recalibration (swa_utils.update_bn or by hand)
+                    rec.emit(ev.NORM_RESET, None, layer=type(self).__name__)
+
+            return reset_running_stats
+
         self._patch(torch.nn.Module, "train", make_train)
         self._patch(torch.nn.Module, "zero_grad", make_zero_grad)
+        self._patch(_NormBase, "reset_running_stats", make_reset)
 
 
 def _lrs(opt: Any) -> list[float | None]:

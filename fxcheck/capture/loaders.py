@@ -1,10 +1,11 @@
-"""DataLoader passes: which loader trains, cutting passes to --steps / --val-steps, epochs.
+"""DataLoader passes: cutting them to --steps / --val-steps, and keeping len() true to the cut.
 
-A loader's role is learnt from what the script does with it: a pass during which a backward
-runs is a training pass; once a loader has trained it stays a training loader. While a pass's
-role is still unknown it is cut like an evaluation pass unless a backward shows up by then.
-``len(loader)`` always agrees with what the next (or current) pass will yield, so a loop that
-tests ``i + 1 == len(loader)`` sees its last batch.
+What a pass is (training, evaluation, neither) and how many backwards make a step is the loop model's
+answer (fxcheck.loop), fed by the same events the rules later read. A pass whose role is still
+unknown is not cut until it is known. ``len(loader)`` is one value for a whole pass and equals what
+the pass yields: once told, a pass's cut is final, and after the pass ran out the lines that asked
+during it still get its length (a loader that fetches one batch ahead runs out before the script has
+used its last batch).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fxcheck.capture.recorder import Recorder
 from fxcheck.capture.modes import mode_facts, models_in, recorded_tensors, tensor_ids
 from fxcheck.capture.state import accumulators_in, numeric_locals
 from fxcheck.events import Event
+from fxcheck.loop import EVAL, TRAIN
 
 
 @dataclass
@@ -29,9 +31,9 @@ class _Pass:
     event: Event  # the loader.pass event; its data is completed as the pass goes on
     cut: int | None  # batches this pass may yield; None until its role is known
     yielded: int = 0
-    training: bool = False
-    active: bool = True
+    active: bool = True  # the inner iterator may still yield
     announced: bool = False  # len() has told the script this pass's length: the cut is final
+    asked_at: set = field(default_factory=set)  # (file, line) of the len() calls made while it was active
     steps: int = 0  # optimizer steps taken during this pass
     divided: list = field(default_factory=list)  # losses given to backward that were divided (detached)
     tensors: dict = field(default_factory=dict)  # tensor held by each name of the loop's frame at the start
@@ -42,10 +44,8 @@ class _Pass:
 class _Loader:
     key: str
     guess_train: bool  # the role assumed when len() is asked before any pass has told
-    role: str | None = None  # "train" | "eval"
     promised: int | None = None  # a cut already answered by len() for the next pass
     passes: int = 0
-    accumulation: int | None = None  # batches per optimizer step, learnt from the first training pass
     current: _Pass | None = None
 
 
@@ -54,28 +54,36 @@ class LoaderTracker:
 
     def __init__(self, rec: Recorder, on_progress: Callable[[], None] = lambda: None) -> None:
         self.rec = rec
+        self.loop = rec.loop
         self.on_progress = on_progress  # called after each batch, step and pass end
         self.on_model: Callable[[str, Any], None] = lambda key, model: None  # a model seen in a loop's frame
         self._loaders: dict[int, _Loader] = {}
         self._active: list[_Pass] = []
+        self._dropped: list[_Pass] = []  # iterators dropped half-way, their end not recorded yet
+
+    def _role(self, p: _Pass) -> str | None:
+        lp = self.loop.pass_at(p.event.seq)
+        return lp.role if lp is not None else None
 
     def training_pass(self) -> tuple[_Pass, int] | None:
-        """The active training pass, if any, and its loader's accumulation length."""
+        """The training pass under way, if any, and its loader's accumulation length."""
         for p in self._active:
-            if p.active and p.training:
-                return p, p.loader.accumulation or 1
+            if self._role(p) == TRAIN:
+                return p, self.loop.accumulation_of(p.loader.key) or 1
         return None
 
     def evaluating(self) -> bool:
-        """Is a pass over a loader known to be an evaluation loader under way?"""
-        return any(p.active and p.loader.role == "eval" for p in self._active)
+        """Is an evaluation pass under way?"""
+        return any(p.role == EVAL for p in self.loop.open_passes())
 
     def _cut_for(self, st: _Loader, length: int | None = None) -> int:
-        limits = self.rec.limits
-        train = st.role == "train" or (st.role is None and st.guess_train)
-        if not train:
-            return limits.val_steps
-        return aligned_cut(limits.steps, length, st.accumulation)
+        trains = self.loop.lineage_trains(st.key)
+        if not (trains if trains is not None else st.guess_train):
+            return self.rec.limits.val_steps
+        return aligned_cut(self.rec.limits.steps, length, self.loop.accumulation_of(st.key))
+
+    def _set_cut(self, p: _Pass, cut: int) -> None:
+        p.cut = p.event.data["cut"] = cut
 
     def created(self, loader: DataLoader) -> None:
         shuffled = isinstance(getattr(loader, "sampler", None), RandomSampler) or bool(
@@ -96,11 +104,17 @@ class LoaderTracker:
         if st is None:
             return real
         cur = st.current
-        if cur is not None and cur.active:
-            if cur.cut is None:
-                cur.cut = cur.event.data["cut"] = self._cut_for(st, real)
-            cur.announced = True
-            return min(real, cur.cut)
+        if cur is not None:
+            frame = self.rec.user_frame()
+            asker = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+            if cur.active or asker in cur.asked_at:
+                # the pass under way (or, for a line that asked during it, the pass just used up)
+                if cur.cut is None:
+                    self._set_cut(cur, self._cut_for(st, real))
+                cur.announced = True
+                if cur.active:
+                    cur.asked_at.add(asker)
+                return min(real, cur.cut)
         if st.promised is None:
             st.promised = self._cut_for(st, real)
         return min(real, st.promised)
@@ -109,19 +123,21 @@ class LoaderTracker:
         st = self._loaders.get(id(loader))
         if st is None:
             return inner
+        self._flush_dropped()
         if st.current is not None:
-            self._finish(st.current)
+            self._ended(st.current, "superseded")
         try:
             length: int | None = _real_len(loader)
         except TypeError:
             length = None
         announced = st.promised is not None
-        cut = st.promised if announced else (self._cut_for(st, length) if st.role else None)
+        known = self.loop.lineage_trains(st.key) is not None
+        cut = st.promised if announced else (self._cut_for(st, length) if known else None)
         st.promised = None
         # the numbers held by the frame that iterates the loader, at the start and end of each pass
         frame = self.rec.user_frame()
-        event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, training=False, batches=0,
-                              accumulation=st.accumulation, frame=_frame_name(frame), locals_start=numeric_locals(frame),
+        event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, batches=0,
+                              frame=_frame_name(frame), locals_start=numeric_locals(frame),
                               models_start=self._models(frame), **accumulators_in(frame))
         p_tensors = tensor_ids(frame)
         st.passes += 1
@@ -131,62 +147,47 @@ class LoaderTracker:
         return _CutIterator(self, st, p, inner)
 
     def before_pass(self, loader: DataLoader) -> None:
-        """Called before a pass starts: it may end the run (epoch E+1)."""
-        st = self._loaders.get(id(loader))
-        if st is not None:
-            self.rec.on_pass_start(st.key, training=st.role == "train")
-
-    def note_backward(self) -> None:
-        """A backward is about to run: every active pass is a training pass."""
-        for p in self._active:
-            if p.active and not p.training:
-                p.training = True
-                p.event.data["training"] = True
-                key = p.event.obj
-                p.loader.role = "train"
-                if key not in self.rec.train_loaders:
-                    self.rec.train_loaders.append(key)
-                self.rec.train_passes[key] = self.rec.train_passes.get(key, 0) + 1
+        """Called before a pass starts: a run already over ends again here."""
+        if id(loader) in self._loaders:
+            self.rec.check_stopped()
 
     def note_step(self) -> None:
-        """An optimizer stepped: learn the accumulation length from the first training pass.
+        """An optimizer stepped: the loop model now knows the accumulation length.
 
-        A cut that the script has not been told yet is then aligned so that the truncated epoch
-        ends the way the real one does (same partial cycle at its end).
+        A training pass whose cut the script has not been told yet is then cut so that the truncated
+        epoch ends the way the real one does (the same partial cycle at its end).
         """
         for p in self._active:
-            if not (p.active and p.training and p.yielded):
+            if self._role(p) != TRAIN:
                 continue
             p.steps += 1
-            st = p.loader
-            if st.accumulation is not None:
+            if p.announced:
                 continue
-            st.accumulation = p.yielded
-            p.event.data["accumulation"] = st.accumulation
-            if not p.announced and p.cut is not None:
-                aligned = aligned_cut(self.rec.limits.steps, p.event.data.get("length"), st.accumulation)
-                if aligned >= p.yielded:
-                    p.cut = aligned
-                    p.event.data["cut"] = aligned
+            k = self.loop.accumulation_of(p.loader.key)
+            aligned = aligned_cut(self.rec.limits.steps, p.event.data.get("length"), k)
+            if aligned >= p.yielded and p.cut != aligned:
+                self._set_cut(p, aligned)
 
     def next_batch(self, st: _Loader, p: _Pass, inner: Iterator) -> Any:
         self.rec.check_stopped()
-        if p.cut is None and p.yielded >= self.rec.limits.val_steps:
-            # role still unknown: it trains if a backward ran during this pass
-            p.cut = self._cut_for(st, p.event.data.get("length")) if p.training else self.rec.limits.val_steps
-            p.event.data["cut"] = p.cut
-            if not p.training and st.role is None:
-                st.role = "eval"
+        self._flush_dropped()
+        lp = self.loop.pass_at(p.event.seq)
+        role = self.loop.before_batch(lp) if lp is not None else None
         length = p.event.data.get("length")
+        if p.cut is None and p.yielded:
+            if role == EVAL:
+                self._set_cut(p, self.rec.limits.val_steps)
+            elif role == TRAIN and self.loop.accumulation_of(st.key):
+                self._set_cut(p, aligned_cut(self.rec.limits.steps, length, self.loop.accumulation_of(st.key)))
         if p.cut is not None and p.yielded >= p.cut and (length is None or p.yielded < length):
             # a real cut; an untruncated pass instead ends in its own iterator below, which lets the
             # sampler finish (RandomSampler draws once more from its generator on the way out)
-            self._ended(p)
+            self._ended(p, "cut")
             raise StopIteration
         try:
             batch = next(inner)
         except StopIteration:
-            self._ended(p)
+            self._ended(p, "exhausted")
             raise
         p.yielded += 1
         p.event.data["batches"] = p.yielded
@@ -194,8 +195,8 @@ class LoaderTracker:
         self.on_progress()
         return batch
 
-    def _ended(self, p: _Pass) -> None:
-        """The pass ran out (or was cut) in the user's loop: note the frame's numbers, then finish it."""
+    def _ended(self, p: _Pass, reason: str) -> None:
+        """The pass ran out, was cut or superseded: note the frame's numbers, then finish it."""
         if p.active:
             frame = self.rec.user_frame()
             p.event.data["locals_end"] = numeric_locals(frame)
@@ -206,7 +207,7 @@ class LoaderTracker:
                 total = torch.stack([t.float() for t in p.divided]).sum()
                 p.event.data.update(divided_loss_sum=float(total), loss_divisor=p.divisor)
                 p.divided.clear()
-        self._finish(p)
+        self._finish(p, reason)
 
     def _models(self, frame: Any) -> dict[str, dict[str, Any]]:
         """Mode facts of the models the loop's frame holds, by their keys."""
@@ -218,17 +219,28 @@ class LoaderTracker:
         return out
 
     def note_divided_loss(self, loss: torch.Tensor, divisor: float) -> None:
-        """A backward ran on a loss divided by `divisor` during the active training pass."""
+        """A backward ran on a loss divided by `divisor` during the training pass under way."""
         current = self.training_pass()
         if current is not None and loss.numel() == 1:
             current[0].divided.append(loss.detach())
             current[0].divisor = divisor
 
-    def _finish(self, p: _Pass) -> None:
+    def _finish(self, p: _Pass, reason: str = "dropped") -> None:
         if p.active:
             p.active = False
             self._active.remove(p)
-            self.on_progress()
+            if reason == "dropped":  # from a finalizer, at any moment: recorded at the next loader call
+                self._dropped.append(p)
+                return
+            self._end_event(p, reason)
+
+    def _end_event(self, p: _Pass, reason: str) -> None:
+        self.rec.emit(ev.LOADER_END, p.loader.key, **{"pass": p.event.seq}, reason=reason, batches=p.yielded)
+        self.on_progress()
+
+    def _flush_dropped(self) -> None:
+        while self._dropped:
+            self._end_event(self._dropped.pop(0), "dropped")
 
 
 class _CutIterator:
@@ -247,8 +259,7 @@ class _CutIterator:
 
     def __len__(self) -> int:
         if self._pass.cut is None:
-            self._pass.cut = self._tracker._cut_for(self._st, self._pass.event.data.get("length"))
-            self._pass.event.data["cut"] = self._pass.cut
+            self._tracker._set_cut(self._pass, self._tracker._cut_for(self._st, self._pass.event.data.get("length")))
         self._pass.announced = True
         return min(len(self._inner), self._pass.cut)
 
@@ -264,12 +275,15 @@ def aligned_cut(steps: int, length: int | None, accumulation: int | None) -> int
     """At most `steps` batches, ending on the same accumulation phase as the real epoch.
 
     With 16 batches and accumulation 4, a cut at 10 would leave a partial cycle of 2 that the real
-    epoch never has; 8 keeps the real epoch's ending. Without accumulation the cut is `steps`.
+    epoch never has; 8 keeps the real epoch's ending. Without accumulation the cut is `steps`. An
+    accumulation longer than `steps` gets one whole cycle and the real epoch's tail.
     """
     if length is None or length <= steps or not accumulation or accumulation <= 1:
         return steps
-    cut = steps - (steps - length % accumulation) % accumulation
-    return cut if cut > 0 else steps
+    high = max(steps, accumulation + length % accumulation)
+    if high >= length:
+        return length
+    return high - (high - length) % accumulation
 
 
 def _real_len(loader: DataLoader) -> int:

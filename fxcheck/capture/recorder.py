@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from fxcheck import events as ev
 from fxcheck.events import Event, Site, TrackedObject
+from fxcheck.loop import LoopModel
 
 
 class StopRun(BaseException):
@@ -21,7 +22,7 @@ class StopRun(BaseException):
 
 @dataclass(frozen=True)
 class Limits:
-    steps: int = 10  # training batches per epoch (or optimizer steps for loops without a loader)
+    steps: int = 10  # training batches per epoch (or optimizer steps for loops without a training loader)
     epochs: int = 2
     val_steps: int = 2
     graph: bool = True  # capture the model's graph with TorchDynamo (--no-graph: hooks only)
@@ -40,8 +41,7 @@ class Recorder:
         self._display: dict[str, str] = {}  # file name -> how the report shows it
         self.backward_count = 0
         self.step_calls: dict[str, int] = {}  # optimizer key -> step calls (scaler-skipped included)
-        self.train_loaders: list[str] = []  # loader keys that had a backward during a pass
-        self.train_passes: dict[str, int] = {}  # loader key -> training passes begun
+        self.loop = LoopModel()  # fed every event: what the loop is, for the cut
         self.stop_reason: str | None = None
 
     # -- sites and objects ---------------------------------------------------------------------
@@ -92,6 +92,7 @@ class Recorder:
     def emit(self, kind: str, obj: str | None = None, site: Site | None = None, **data: Any) -> Event:
         event = Event(len(self.events), kind, site if site is not None else self.site(), obj, data)
         self.events.append(event)
+        self.loop.feed(event)
         return event
 
     # -- stopping ------------------------------------------------------------------------------
@@ -104,14 +105,15 @@ class Recorder:
         self.stop_reason = reason
         raise StopRun(reason)
 
-    def on_pass_start(self, loader_key: str, training: bool) -> None:
-        """A loader pass is about to begin: stop if it would be epoch E+1."""
-        self.check_stopped()
-        if training and self.train_passes.get(loader_key, 0) >= self.limits.epochs:
-            self.stop(f"epoch limit reached ({self.limits.epochs} epochs)")
+    def after_step(self) -> None:
+        """An optimizer cycle ended: stop once epoch E+1 has run its first step (the boundary is then seen)."""
+        loop = self.loop
+        if loop.epochs_begun() > self.limits.epochs and loop.steps_in_epoch() >= 1:
+            self.stop(f"epoch limit reached ({self.limits.epochs} epochs, and the first optimizer step of the next "
+                      f"to see across the boundary)")
 
     def on_backward(self) -> None:
         """A backward is about to run: in a loop without a training loader, stop after N steps."""
         self.check_stopped()
-        if not self.train_loaders and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
+        if not self.loop.training_lineage and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
             self.stop(f"step limit reached ({self.limits.steps} optimizer steps)")

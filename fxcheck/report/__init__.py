@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import events, observed, where
+from fxcheck import loop
+from fxcheck.graph import evaluation_phases, events, loop_model, observed, where
 from fxcheck.rules import FAIL, Check, Finding
 
 
@@ -67,8 +68,8 @@ def _counted(counts: dict[str, int], limit: int = 8) -> str:
 
 
 def model_modes(g: nx.DiGraph) -> list[str]:
-    """The "model mode" section: the mode at every optimizer step, in every evaluation pass, per forward."""
-    from fxcheck.rules.modes import eval_passes, train_mode_in_evaluation
+    """The "model mode" section: the mode at every optimizer step, in every evaluation phase, per forward."""
+    from fxcheck.rules.modes import train_mode_in_evaluation
 
     lines = []
     steps = events(g, ev.OPTIMIZER_STEP)
@@ -76,10 +77,10 @@ def model_modes(g: nx.DiGraph) -> list[str]:
         in_eval = sum(1 for s in steps if s["data"].get("eval_mode_models"))
         lines.append(f"optimizer steps: {len(steps) - in_eval}/{len(steps)} updated models in training mode"
                      + (f", {in_eval} updated a model left in eval mode" if in_eval else ""))
-    passes = [p for p in eval_passes(g) if p["data"].get("models_start")]
-    if passes:
-        wrong = sum(1 for p in passes if train_mode_in_evaluation(p))
-        lines.append(f"evaluation passes: {len(passes) - wrong}/{len(passes)} ran their models in eval mode"
+    phases = [p for p in evaluation_phases(g) if any(f["data"].get("mode_layers") for f in p.forwards)]
+    if phases:
+        wrong = sum(1 for p in phases if train_mode_in_evaluation(p))
+        lines.append(f"evaluation phases: {len(phases) - wrong}/{len(phases)} ran their models in eval mode"
                      + (f", {wrong} with mode-dependent layers in training mode (FX302)" if wrong else ""))
     forwards: dict[str, dict[str, int]] = {}
     for e in events(g, ev.MODEL_FORWARD):
@@ -87,11 +88,35 @@ def model_modes(g: nx.DiGraph) -> list[str]:
         mode = "train mode" if d.get("training") else "eval mode"
         grad = "autograd on" if d.get("grad_enabled") else "no_grad"
         amp = f", autocast {d['autocast']}" if d.get("autocast") else ""
-        label = f"{'training' if d.get('phase') == 'train' else 'evaluation'} ({mode}, {grad}{amp})"
+        label = f"{PHASE_NAMES.get(e.get('phase'), 'training')} ({mode}, {grad}{amp})"
         per = forwards.setdefault(e["obj"], {})
         per[label] = per.get(label, 0) + 1
     for model, counts in forwards.items():
         lines.append(f"forwards of {model}: " + "; ".join(f"{n} in {label}" for label, n in counts.items()))
+    return lines
+
+
+PHASE_NAMES = {loop.TRAIN: "training", loop.EVAL: "evaluation", loop.RECALIBRATION: "BatchNorm recalibration"}
+
+
+def loop_lines(g: nx.DiGraph) -> list[str]:
+    """The "loop" section: how fxcheck recognised the loop's passes, epochs and phases."""
+    model = loop_model(g)
+    lines = []
+    roles: dict[str, int] = {}
+    for p in model.passes:
+        name = {loop.TRAIN: "training", loop.EVAL: "evaluation"}.get(p.role or "", "data (no forward of a trained model)")
+        roles[name] = roles.get(name, 0) + 1
+    if roles:
+        lines.append("loader passes: " + ", ".join(f"{n} {name}" for name, n in roles.items()))
+    lines.append(f"epochs: {len(model.epochs)} begun; boundary: {model.epoch_by}")
+    by_kind: dict[str, list[loop.Phase]] = {}
+    for phase in g.graph["phases"]:
+        by_kind.setdefault(phase.kind, []).append(phase)
+    for kind, phases in by_kind.items():
+        over = sorted({f"a pass over {p.loader_pass.loader}" if p.loader_pass else "no DataLoader" for p in phases})
+        lines.append(f"{PHASE_NAMES[kind]} phases: {len(phases)} ({sum(len(p.forwards) for p in phases)} forwards; "
+                     f"{', '.join(over)}), first at {where(phases[0].first)}")
     return lines
 
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fxcheck.report import Report, model_graphs, model_modes, sections
+from fxcheck.report import Report, loop_lines, model_graphs, model_modes, sections
 from fxcheck.rules import FAIL, NA, PASS
 
 MARK = {PASS: "✅ pass", FAIL: "❌ fail", NA: "— n/a"}
@@ -45,7 +45,8 @@ def render(report: Report, console: Console) -> None:
             table.add_row(c.rule.id, c.rule.name, Text(MARK[c.status], style=STYLE[c.status]), c.evidence)
         console.print(table)
 
-    for title, lines in (("Model mode", model_modes(report.graph)), ("Model graph", model_graphs(report.graph))):
+    for title, lines in (("Loop", loop_lines(report.graph)), ("Model mode", model_modes(report.graph)),
+                         ("Model graph", model_graphs(report.graph))):
         if lines:
             console.print(Text(title, style="bold"))
             for line in lines:

@@ -85,10 +85,11 @@ def describe(rec: Recorder) -> str:
     count = len(rec.events)
     steps = sum(list(rec.step_calls.values()))
     parts = []
-    loaders = list(rec.train_loaders)
-    if loaders:
-        loader = loaders[0]
-        parts.append(f"epoch {rec.train_passes.get(loader, 0)}/{rec.limits.epochs}")
+    loop = rec.loop
+    loader = next((p.loader for p in reversed(list(loop.passes)) if p.role == "train"), None)
+    if loop.epochs:
+        parts.append(f"epoch {len(loop.epochs)}/{rec.limits.epochs}")
+    if loader is not None:
         batch = _last_batch(rec, loader, count)
         if batch is not None:
             parts.append(f"batch {batch}")

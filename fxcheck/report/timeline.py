@@ -213,8 +213,7 @@ def _is_work(e: dict[str, Any], opt: str) -> bool:
 
 
 def _training_forward(e: dict[str, Any]) -> bool:
-    d = e["data"]
-    return d["phase"] == "train" if "phase" in d else bool(d.get("grad_enabled"))
+    return e.get("phase", "train") == "train"  # the loop model's phase, set by graph.build
 
 
 def _touches(e: dict[str, Any], opt: str) -> bool:
@@ -321,7 +320,7 @@ def _backward_lane(e: dict[str, Any], span: list[dict[str, Any]], trained: str) 
 def _context_label(e: dict[str, Any]) -> str:
     kind, d, obj = e["kind"], e["data"], e["obj"]
     if kind == ev.LOADER_PASS:
-        role = "training" if d.get("training") else "evaluation"
+        role = {"train": "training", "eval": "evaluation"}.get(e.get("role") or "", "data")
         return f"{role} pass over {obj} ({d.get('batches')} batches)"
     if kind == ev.LOADER_BATCH:
         return f"{obj} batch {d.get('index')}"

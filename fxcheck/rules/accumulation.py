@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import cycles, events, involves, stepped_optimizers, where
+from fxcheck.graph import accumulation, cycles, events, involves, stepped_optimizers, training_passes, where
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
@@ -75,10 +75,10 @@ def accumulated_loss_not_normalized(g: nx.DiGraph, r: Rule) -> Check:
     return r.result(found, evidence if checked else "no gradient accumulation observed", applicable=checked > 0)
 
 
-def _judgeable(pass_event: dict[str, Any]) -> bool:
+def judgeable(g: nx.DiGraph, pass_event: dict[str, Any]) -> bool:
     """Did this training pass end the way the real epoch does (untruncated, or cut on the same phase)?"""
     d = pass_event["data"]
-    length, batches, k = d.get("length"), d.get("batches") or 0, d.get("accumulation")
+    length, batches, k = d.get("length"), d.get("batches") or 0, accumulation(g, pass_event)
     if length is None:
         return False
     return batches == length or bool(k and k > 1 and batches % k == length % k)
@@ -113,12 +113,8 @@ business. A run that ends before the next epoch clears them shows nothing.""",
 def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     evts = events(g)
-    passes = [e for e in evts if e["kind"] == ev.LOADER_PASS]
-    training = [e for e in passes if e["data"].get("training")]
-    judged = 0
-    for p in training:
-        if _judgeable(p):
-            judged += 1
+    training = training_passes(g)
+    judged = sum(1 for p in training if judgeable(g, p))
     for e in events(g, ev.GRAD_CLEAR):
         for opt, n in (e["data"].get("dropped") or {}).items():
             if not n:
@@ -127,7 +123,7 @@ def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
             if last_bw is None:
                 continue
             owner = next((p for p in reversed(training) if p["seq"] < last_bw["seq"]), None)
-            if owner is None or not _judgeable(owner) or (owner["data"].get("accumulation") or 1) < 2:
+            if owner is None or not judgeable(g, owner) or (accumulation(g, owner) or 1) < 2:
                 continue
             batches = [b for b in evts[owner["seq"]:e["seq"]] if b["kind"] == ev.LOADER_BATCH and b["obj"] == owner["obj"]]
             # the dropped gradients come from the pass's final batch, and the pass is over when they are cleared
@@ -140,7 +136,7 @@ def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
     found = hits.findings()
     evidence = (f"no accumulated gradients were dropped at {judged} judged epoch end(s)" if not found
                 else f"{len(found)} place(s) drop a partial accumulation cycle")
-    accumulating = any(p["data"].get("accumulation", 1) not in (None, 1) for p in training)
+    accumulating = any((accumulation(g, p) or 1) > 1 for p in training)
     return r.result(found, evidence if accumulating else "no gradient accumulation observed",
                     applicable=accumulating and judged > 0)
 

@@ -7,20 +7,23 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import events, where
+from fxcheck.graph import evaluation_phases, events, where
+from fxcheck.loop import Phase
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
 RUNNING_STATS = ("BatchNorm", "InstanceNorm", "SyncBatchNorm", "LazyBatchNorm")
 
 
-def eval_passes(g: nx.DiGraph) -> list[dict[str, Any]]:
-    """Loader passes with no backward during them (validation, test), that yielded batches."""
-    return [e for e in events(g, ev.LOADER_PASS)
-            if not e["data"].get("training") and e["data"].get("batches") and "models_end" in e["data"]]
+def phase_site(phase: Phase) -> dict[str, Any]:
+    """Where a finding about an evaluation phase points: its loop over a loader, else its first forward."""
+    return phase.loader_pass_event or phase.first
 
 
-def _mode_models(e: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in (e["data"].get("models_start") or {}).items() if v.get("mode_layers")}
+def _by_model(phase: Phase) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in phase.forwards:
+        out.setdefault(f["obj"], []).append(f)
+    return out
 
 
 @rule(
@@ -64,33 +67,42 @@ def train_step_in_eval_mode(g: nx.DiGraph, r: Rule) -> Check:
     return r.result(found, evidence if steps else "no optimizer step observed", applicable=bool(steps))
 
 
-def train_mode_in_evaluation(p: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
-    """Models an evaluation pass ran in training mode: (model, its mode facts, when it was seen).
+def train_mode_in_evaluation(phase: Phase) -> list[tuple[str, dict[str, Any], str]]:
+    """Models an evaluation phase ran in training mode: (model, the forward's facts, when it was seen).
 
-    Read at the pass's start and at its end (a helper called inside the loop, such as MC dropout
-    calling model.train() per batch, shows at the end). Dropout alone in training mode inside an
-    eval-mode model is Monte-Carlo dropout and is allowed."""
-    end = p["data"].get("models_end") or {}
+    Every forward of the phase is read (a helper called inside the loop, such as MC dropout calling
+    model.train() per batch, shows from its first such forward). Dropout alone in training mode inside
+    an eval-mode model is Monte-Carlo dropout and is allowed."""
     found = []
-    for model, facts in _mode_models(p).items():
-        for when, seen in (("", facts), (" (switched inside the loop)", end.get(model))):
-            if not seen or not seen.get("mode_layers"):
+    for model, forwards in _by_model(phase).items():
+        for i, f in enumerate(forwards):
+            d = f["data"]
+            if not d.get("mode_layers"):
                 continue
-            stats_layers = [t for t in seen["train_mode"] if t.startswith(RUNNING_STATS)]
-            if seen["training"] or stats_layers:
-                found.append((model, seen, when))
+            layers = d.get("train_layers") or {}
+            stats_layers = [t for t in layers if t.startswith(RUNNING_STATS)]
+            if d.get("training") or stats_layers:
+                found.append((model, f, "" if i == 0 else " (switched inside the loop)"))
                 break
     return found
+
+
+def _layers_text(f: dict[str, Any]) -> str:
+    d = f["data"]
+    if d.get("training"):
+        return f"the model in training mode, {d.get('mode_layers')} mode-dependent layer(s)"
+    return ", ".join(f"{t} x{n}" for t, n in (d.get("train_layers") or {}).items())
 
 
 @rule(
     id="FX302", name="eval-in-train-mode", severity="error",
     summary="an evaluation phase ran with mode-dependent layers in training mode",
     what="""
-For each evaluation pass (a loader pass with no backward), reads the mode of the models its loop
-holds at the pass's start and end: a model left in training mode, or BatchNorm layers switched back to training mode (a
-Monte-Carlo-dropout helper that calls `model.train()`), is flagged. Dropout alone in training mode
-inside an eval-mode model is Monte-Carlo dropout and is allowed.""",
+For each evaluation phase (forwards of a trained model that no backward went through, over a
+DataLoader, a tensor, a generator or nothing), reads the mode of the model at every forward: a model
+left in training mode, or BatchNorm layers switched back to training mode (a Monte-Carlo-dropout
+helper that calls `model.train()`), is flagged. Dropout alone in training mode inside an eval-mode
+model is Monte-Carlo dropout and is allowed.""",
     why="""
 Validation in training mode applies dropout (noisy, pessimistic metrics) and normalizes with batch
 statistics instead of running ones, so the numbers used for model selection are wrong.""",
@@ -106,23 +118,24 @@ def validate(model, loader):
         for x, y in loader:
             ...""",
     limits="""
-Only loops over a DataLoader are seen as evaluation phases; the model must be held by the loop's
-frame (a local, or an attribute of `self`).""",
+Only forwards of a model whose parameters an optimizer holds are seen. A BatchNorm recalibration
+(statistics reset, then forwards in training mode, as `swa_utils.update_bn` does) is not evaluation.
+A no_grad forward inside a training iteration of a loop without a DataLoader is taken as evaluation.""",
     hint="call model.eval() before evaluating (and enable only Dropout layers for MC dropout)",
 )
 def eval_in_train_mode(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
-    passes = eval_passes(g)
-    for p in passes:
-        for model, seen, when in train_mode_in_evaluation(p):
-            layers = ", ".join(f"{t} x{n}" for t, n in seen["train_mode"].items())
-            hits.add(f"the evaluation loop at {where(p)} ran {model} with layers in training mode ({layers}){when}", p)
+    phases = [p for p in evaluation_phases(g) if any(f["data"].get("mode_layers") for f in p.forwards)]
+    for p in phases:
+        for model, f, when in train_mode_in_evaluation(p):
+            hits.add(f"the evaluation at {where(phase_site(p))} ran {model} with layers in training mode "
+                     f"({_layers_text(f)}){when}", phase_site(p))
     found = hits.findings()
-    evidence = (f"{len(passes)}/{len(passes)} evaluation passes ran their models in eval mode" if not found
-                else f"{len(found)} evaluation loop(s) run in training mode")
-    applicable = any(_mode_models(p) for p in passes)
-    return r.result(found, evidence if applicable else "no evaluation pass over a model with mode-dependent layers",
-                    applicable=applicable)
+    forwards = sum(len(p.forwards) for p in phases)
+    evidence = (f"{len(phases)}/{len(phases)} evaluation phases ({forwards} forwards) ran their models in eval mode"
+                if not found else f"{len(found)} evaluation loop(s) run in training mode")
+    return r.result(found, evidence if phases else "no evaluation phase over a model with mode-dependent layers",
+                    applicable=bool(phases))
 
 
 @rule(
@@ -130,7 +143,7 @@ def eval_in_train_mode(g: nx.DiGraph, r: Rule) -> Check:
     summary="BatchNorm running statistics changed during an evaluation phase",
     what="""
 Compares each BatchNorm layer's statistics counter (`num_batches_tracked`, written with every
-running-statistics update) at the start and end of every evaluation pass.""",
+running-statistics update) before the first and after the last forward of every evaluation phase.""",
     why="""
 Validation batches then leak into the running mean and variance the model uses at inference:
 the model silently changes by being evaluated, and validation results depend on how often it ran.""",
@@ -145,33 +158,35 @@ with torch.no_grad():
     for x, y in val_loader:
         model(x)""",
     limits="""
-BatchNorm layers created with track_running_stats=False keep no statistics and are not checked.""",
+BatchNorm layers created with track_running_stats=False keep no statistics and are not checked; a
+model without such layers makes the rule n/a.""",
     hint="evaluate with model.eval() (BatchNorm then uses, and keeps, its running statistics)",
 )
 def bn_stats_updated_in_eval(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     checked = 0
-    for p in eval_passes(g):
-        start, end = p["data"].get("models_start") or {}, p["data"].get("models_end") or {}
-        for model, facts in start.items():
-            if model not in end or not facts.get("mode_layers"):
+    for p in evaluation_phases(g):
+        for model, forwards in _by_model(p).items():
+            before, after = forwards[0]["data"].get("stats_before"), forwards[-1]["data"].get("stats_after")
+            if before is None or after is None:
                 continue
             checked += 1
-            if end[model]["stats_version"] != facts["stats_version"]:
-                hits.add(f"{model}'s BatchNorm running statistics were updated during the evaluation loop at {where(p)}", p)
+            if after != before:
+                hits.add(f"{model}'s BatchNorm running statistics were updated during the evaluation at "
+                         f"{where(phase_site(p))} ({len(forwards)} forwards)", phase_site(p))
     found = hits.findings()
-    evidence = (f"BatchNorm statistics unchanged in {checked}/{checked} model evaluation passes" if not found
-                else f"{len(found)} evaluation loop(s) update BatchNorm statistics")
-    return r.result(found, evidence if checked else "no evaluation pass over a model with normalization layers",
-                    applicable=checked > 0)
+    evidence = (f"BatchNorm statistics unchanged in {checked}/{checked} evaluation phases of models with BatchNorm"
+                if not found else f"{len(found)} evaluation loop(s) update BatchNorm statistics")
+    return r.result(found, evidence if checked else "no evaluation phase over a model whose BatchNorm keeps running "
+                    "statistics", applicable=checked > 0)
 
 
 @rule(
     id="FX304", name="eval-with-autograd", severity="warning",
     summary="evaluation forwards were recorded by autograd (no no_grad / inference_mode)",
     what="""
-At the end of every evaluation pass, looks at the tensors its loop holds: outputs or losses with a
-`grad_fn` mean the evaluation forwards were recorded by autograd.""",
+For every forward of an evaluation phase, records whether autograd recorded it (its output has a
+`grad_fn`): evaluation forwards recorded by autograd are flagged.""",
     why="""
 Recording evaluation forwards keeps every activation alive for a backward that never comes: memory
 use and time grow for nothing, and large validation batches run out of memory.""",
@@ -185,21 +200,24 @@ with torch.inference_mode():
     for x, y in val_loader:
         loss = criterion(model(x), y)""",
     limits="""
-Only tensors left in the loop's frame at its end are read.""",
+A model whose parameters are all frozen records nothing and passes. Input-gradient methods
+(saliency) that call backward count as training.""",
     hint="wrap evaluation in torch.no_grad() or torch.inference_mode()",
 )
 def eval_with_autograd(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
-    passes = eval_passes(g)
-    for p in passes:
-        recorded = p["data"].get("recorded") or []
-        if recorded and _mode_models(p) is not None and p["data"].get("models_start"):
-            hits.add(f"the evaluation loop at {where(p)} left autograd-recorded tensors ({', '.join(recorded[:4])}): "
-                     f"its forwards built graphs for a backward that never runs", p)
+    phases = evaluation_phases(g)
+    for p in phases:
+        recorded = [f for f in p.forwards if f["data"].get("recorded")]
+        if recorded:
+            hits.add(f"the evaluation at {where(phase_site(p))} ran {len(recorded)}/{len(p.forwards)} forwards with "
+                     f"autograd recording them (first at {where(recorded[0])}): graphs built for a backward that "
+                     f"never runs", phase_site(p))
     found = hits.findings()
-    evidence = (f"{len(passes)}/{len(passes)} evaluation passes ran without autograd" if not found
-                else f"{len(found)} evaluation loop(s) record autograd graphs")
-    return r.result(found, evidence if passes else "no evaluation pass observed", applicable=bool(passes))
+    forwards = sum(len(p.forwards) for p in phases)
+    evidence = (f"{len(phases)}/{len(phases)} evaluation phases ({forwards} forwards) ran without autograd"
+                if not found else f"{len(found)} evaluation loop(s) record autograd graphs")
+    return r.result(found, evidence if phases else "no evaluation phase observed", applicable=bool(phases))
 
 
 def layer_inventory(layers: list[dict[str, Any]]) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from fxcheck.rules import Finding
 
 # The CLI's exit codes (fxcheck.cli defines them; that module imports typer and rich).
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING = 0, 1, 2, 3, 4
 TRACEBACK_TAIL = 30  # lines of the script's stderr shown when it crashed
 
 
@@ -59,7 +59,7 @@ class Result:
 
     script: str
     args: tuple[str, ...]
-    exit_code: int  # 0 clean, 1 error findings, 3 the script raised before the run was complete
+    exit_code: int  # 0 clean, 1 error findings, 3 the script raised before the run was complete, 4 nothing to check
     findings: list["Finding"]
     checks: list[RuleCheck]
     report: dict[str, Any]  # the whole JSON report
@@ -77,6 +77,11 @@ class Result:
     @property
     def crashed(self) -> bool:
         return self.exit_code == EXIT_SCRIPT_ERROR
+
+    @property
+    def nothing_observed(self) -> bool:
+        """No optimizer step ran (exit code 4): nothing was checked, so the run is not clean."""
+        return self.exit_code == EXIT_NOTHING
 
     @property
     def ok(self) -> bool:
@@ -122,7 +127,7 @@ class Result:
         """
         __tracebackhide__ = True
         problems = self.problems(ignore, fail_on)
-        if problems or self.crashed:
+        if problems or self.crashed or self.nothing_observed:
             raise FxcheckFailed(self.explain(problems), self)
 
     def explain(self, findings: Sequence["Finding"] | None = None) -> str:
@@ -132,6 +137,7 @@ class Result:
         observed = self.report.get("observed", {})
         lines = [f"fxcheck: {self.script}: {len(findings)} finding(s)"
                  + (", and the script crashed (exit code 3)" if self.crashed else "")
+                 + (", and no optimizer step ran: nothing was checked (exit code 4)" if self.nothing_observed else "")
                  + f" · observed {observed.get('structure', '')} · {run.get('reason')}"]
         for f in findings:
             place = f"{f.file}:{f.line}" if f.file else "<unknown place>"
@@ -162,7 +168,7 @@ def run(script: str | os.PathLike[str], *args: str, steps: int = 10, epochs: int
     `args` go to the script. The JSON report and the trace are written to `out_dir` (default: a
     new temporary folder, kept so the trace can be re-checked). `cwd` is the folder the script
     runs in (default: the current one); a relative `script` is found from there. `env` adds to
-    the environment. Returns the Result for exit codes 0, 1 and 3; raises UsageError for bad
+    the environment. Returns the Result for exit codes 0, 1, 3 and 4; raises UsageError for bad
     input (exit code 2), TimeoutError past `timeout` seconds, RuntimeError when fxcheck itself
     failed without writing a report.
     """
@@ -203,7 +209,7 @@ def run(script: str | os.PathLike[str], *args: str, steps: int = 10, epochs: int
     if proc.returncode == EXIT_BAD_INPUT:
         message = " ".join(proc.stderr.split()) or f"fxcheck trace {script}: bad input"
         raise UsageError(message.removeprefix("fxcheck: error: "))
-    if proc.returncode not in (EXIT_OK, EXIT_FINDINGS, EXIT_SCRIPT_ERROR) or not json_path.exists():
+    if proc.returncode not in (EXIT_OK, EXIT_FINDINGS, EXIT_SCRIPT_ERROR, EXIT_NOTHING) or not json_path.exists():
         tail = "\n".join(proc.stderr.rstrip().splitlines()[-TRACEBACK_TAIL:])
         raise RuntimeError(f"fxcheck trace {script} ended with exit code {proc.returncode} and wrote no report:\n{tail}")
     return _result(script, args, proc, json_path, trace_path, workdir)

@@ -2,8 +2,9 @@
 
 Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script,
 syntax error, bad option, unreadable trace); 3 the script raised before the run was complete
-(its traceback is shown and the partial report and trace are still written). `diff` exits 1 when
-a rule's verdict differs between the two traces.
+(its traceback is shown and the partial report and trace are still written); 4 nothing to check:
+the run observed no optimizer step, so no rule could judge anything. `diff` exits 1 when a rule's
+verdict differs between the two traces.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.table import Table
 from fxcheck import __version__, graph, rules
 from fxcheck.report import Report, console as console_report, json_report, sarif as sarif_report
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     name="fxcheck",
@@ -41,7 +42,12 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 
 def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: Optional[Path] = None,
             crashed: bool = False) -> int:
-    code = EXIT_SCRIPT_ERROR if crashed else EXIT_FINDINGS if report.count("error") else EXIT_OK
+    if crashed:
+        code = EXIT_SCRIPT_ERROR
+    elif report.nothing_observed:
+        code = EXIT_NOTHING
+    else:
+        code = EXIT_FINDINGS if report.count("error") else EXIT_OK
     if json_path is not None:
         json_report.write(report, json_path)
     if sarif_path is not None:
@@ -94,23 +100,28 @@ def trace(
     _writable(save, "--save")
     _writable(sarif_path, "--sarif")
     progress = _progress_line(script, quiet)
-    try:
-        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps, graph=not no_graph),
-                             on_start=progress.watch if progress else None)
-    except runner.BadInput as exc:
-        raise _fail(str(exc)) from None
-    finally:
+
+    def report(outcome: "runner.RunOutcome") -> int:
         if progress is not None:
             progress.close()
-    sys.stdout.flush()
-    if outcome.user_traceback:
-        err.print(outcome.user_traceback, end="", markup=False)
-    elif outcome.status == "crashed":
-        err.print(f"fxcheck: {outcome.reason}", markup=False)
-    if save is not None:
-        graph.save(outcome.trace, save)
-    g = graph.build(outcome.trace)
-    raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed"))
+        sys.stdout.flush()
+        if outcome.user_traceback:
+            err.print(outcome.user_traceback, end="", markup=False)
+        elif outcome.status == "crashed":
+            err.print(f"fxcheck: {outcome.reason}", markup=False)
+        if save is not None:
+            graph.save(outcome.trace, save)
+        g = graph.build(outcome.trace)
+        return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
+
+    try:
+        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps, graph=not no_graph),
+                             on_start=progress.watch if progress else None, on_hard_exit=report)
+    except runner.BadInput as exc:
+        if progress is not None:
+            progress.close()
+        raise _fail(str(exc)) from None
+    raise typer.Exit(report(outcome))
 
 
 @app.command()

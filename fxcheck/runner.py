@@ -58,10 +58,13 @@ def compile_script(path: str) -> types.CodeType:
 
 
 def run(path: str, args: list[str], limits: Limits,
-        on_start: Callable[[Recorder], None] | None = None) -> RunOutcome:
+        on_start: Callable[[Recorder], None] | None = None,
+        on_hard_exit: Callable[[RunOutcome], int] | None = None) -> RunOutcome:
     """Run the script under capture. Raises BadInput before anything of the script ran.
 
     ``on_start`` is given the recorder just before the script starts (a progress display reads it).
+    ``on_hard_exit`` is given the outcome when the script calls ``os._exit``: the process ends there,
+    without unwinding the script, so the report and trace are written first; it returns the exit code.
     """
     code = compile_script(path)
     # torch imports Dynamo at the first optimizer it builds; importing it here, before the tracer
@@ -86,17 +89,37 @@ def run(path: str, args: list[str], limits: Limits,
 
     status, reason, user_tb = "completed", "the script ran to its end", None
     started = time.perf_counter()
+    main_pid = os.getpid()
+    real_exit = os._exit
+
+    def hard_exit(code: int) -> None:
+        if os.getpid() != main_pid or on_hard_exit is None:  # a forked worker or child: theirs to end
+            real_exit(code)
+        capture.stop()
+        os._exit = real_exit
+        outcome = _outcome(path, args, limits, capture, cwd, "exited" if code == 0 else "crashed",
+                           f"the script called os._exit({code})", None, time.perf_counter() - started)
+        sys.argv, sys.path[:] = saved[0], saved[1]
+        exit_code = on_hard_exit(outcome)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        real_exit(exit_code)
+
+    os._exit = hard_exit
     capture.start()
     try:
         try:
             exec(code, module.__dict__)
         finally:
             capture.stop()
+            os._exit = real_exit
     except StopRun:
         pass
     except SystemExit as exc:
         if exc.code not in (None, 0):
             status, reason = "crashed", f"the script exited with status {exc.code}"
+        else:
+            reason = f"the script called sys.exit({exc.code if exc.code is not None else ''})"
     except BaseException as exc:  # the user's own error: recorded, reported, and shown to them
         status, reason = "crashed", f"the script raised {type(exc).__name__}: {exc}"
         user_tb = format_user_traceback(exc)
@@ -104,7 +127,11 @@ def run(path: str, args: list[str], limits: Limits,
         sys.argv, sys.path[:], main = saved[0], saved[1], saved[2]
         if main is not None:
             sys.modules["__main__"] = main
-    seconds = time.perf_counter() - started
+    return _outcome(path, args, limits, capture, cwd, status, reason, user_tb, time.perf_counter() - started)
+
+
+def _outcome(path: str, args: list[str], limits: Limits, capture: Capture, cwd: str, status: str, reason: str,
+             user_tb: str | None, seconds: float) -> RunOutcome:
     rec = capture.recorder
     if rec.stop_reason is not None and status == "completed":
         status, reason = "stopped", f"fxcheck stopped the run: {rec.stop_reason}"

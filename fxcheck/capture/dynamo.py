@@ -233,6 +233,9 @@ class GraphCapture:
         self._parameters: dict[str, bool] = {}  # model -> has parameters (an EMA copy, a teacher) or not (a loss)
         self._layers: dict[str, tuple[list[Any], list[Any]]] = {}  # model -> (mode-dependent layers, running-stats norms)
         self._busy = False
+        self._depth = 0  # watched forwards under way (a submodule's forward inside its model's is not another)
+        self._called: set[str] = set()  # watched models whose forward ran
+        self._children_watched = False
 
     def install(self) -> None:
         if self.enabled:
@@ -260,12 +263,30 @@ class GraphCapture:
         capture = self
 
         def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if _is_compiling() or capture._busy:
-                return original(self, *args, **kwargs)
-            return capture.forward(original, self, args, kwargs)
+            if _is_compiling() or capture._busy or capture._depth:
+                return original(self, *args, **kwargs)  # compiling, or inside a watched model's forward
+            capture._depth += 1
+            try:
+                return capture.forward(original, self, args, kwargs)
+            finally:
+                capture._depth -= 1
 
         setattr(cls, "forward", functools.wraps(original)(forward))
         self._undo.append(lambda: setattr(cls, "forward", own) if own is not None else delattr(cls, "forward"))
+
+    def watch_uncalled_children(self) -> None:
+        """After the first optimizer step: a trained model whose own forward never ran is used through its
+        parts (Lightning-style `training_step` calling `self.net(x)`): follow its children instead."""
+        if self._children_watched:
+            return
+        self._children_watched = True
+        for ref, key in list(self._watched.values()):
+            model = ref()
+            if model is None or key in self._called:
+                continue
+            for name, child in model.named_children():
+                if next(iter(child.parameters()), None) is not None:
+                    self.watch(self.rec.key_of(child) or self.rec.register(child, ev.MODEL, {"part_of": key}), child)
 
     # -- forwards of watched models -------------------------------------------------------------
     def forward(self, original: Any, model: Any, args: tuple, kwargs: dict) -> Any:
@@ -273,6 +294,7 @@ class GraphCapture:
         if watched is None or watched[0]() is not model:
             return original(model, *args, **kwargs)
         key = watched[1]
+        self._called.add(key)
         held = key in self._trained or self._held(key, model)
         if not held and not self._has_parameters(key, model):
             return original(model, *args, **kwargs)  # a loss module: no model of the run

@@ -214,6 +214,7 @@ class Hooks:
         self.loaders.note_step()
         self.grads.last_step[key] = seq
         self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
+        self.graphs.watch_uncalled_children()
         self._window()
         self.rec.after_step()
 

@@ -116,4 +116,5 @@ class Recorder:
         """A backward is about to run: in a loop without a training loader, stop after N steps."""
         self.check_stopped()
         if not self.loop.training_lineage and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
-            self.stop(f"step limit reached ({self.limits.steps} optimizer steps)")
+            self.stop(f"step limit reached ({self.limits.steps} optimizer steps in all: a loop without a training "
+                      f"DataLoader is cut by --steps)")

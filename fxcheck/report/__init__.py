@@ -53,6 +53,11 @@ class Report:
     def observed(self) -> dict[str, int]:
         return observed(self.graph)
 
+    @property
+    def nothing_observed(self) -> bool:
+        """No optimizer step ran: no rule had anything to judge, and the run is not clean (exit code 4)."""
+        return not loop_model(self.graph).steps
+
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 

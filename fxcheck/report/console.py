@@ -15,16 +15,26 @@ STATUS_LINE = {
     "completed": "the script ran to its end",
     "stopped": "stopped by fxcheck at its limits",
     "crashed": "the script raised before the run was complete",
+    "exited": "the script ended the process with os._exit",
 }
+
+
+def _status(meta: dict) -> str:
+    line, reason = STATUS_LINE.get(meta.get("status"), meta.get("status")), meta.get("reason")
+    return line if not reason or reason == line else f"{line} ({reason})"
 
 
 def render(report: Report, console: Console) -> None:
     meta = report.meta
     obs = report.observed
     limits = meta.get("limits") or {}
+    if report.nothing_observed:
+        console.print(Text(f"fxcheck observed nothing to check: no optimizer step ran in {meta.get('script')} "
+                           f"({meta.get('reason')}), so no rule could judge the training loop (exit code 4)",
+                           style="bold yellow"))
     console.print(Text.assemble(("fxcheck ", "bold"), (str(meta.get("fxcheck")), ""), " · ", (str(meta.get("script")), "bold")))
     console.print(
-        f"Run: {STATUS_LINE.get(meta.get('status'), meta.get('status'))} ({meta.get('reason')}) · "
+        f"Run: {_status(meta)} · "
         f"observed {obs['structure']}, {obs['events']} events · {meta.get('seconds')} s · limits: --steps {limits.get('steps')} "
         f"--epochs {limits.get('epochs')} --val-steps {limits.get('val_steps')}",
         highlight=False,

@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import Cycle, cycles, enabled_scalers, events, involves, stepped_optimizers, where
+from fxcheck.graph import Cycle, cycles, enabled_scalers, events, involves, stepped_optimizers, training_passes, where
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
@@ -36,7 +36,9 @@ def _complete(cs: list[Cycle]) -> list[Cycle]:
 Checks, for every optimizer step, whether the gradients it consumed began accumulating before the
 previous step of the same optimizer, i.e. nothing cleared them in between (no `zero_grad`,
 `set_to_none`, `Module.zero_grad` or `p.grad = None`), across epoch boundaries too. Judged from each
-parameter's `.grad` identity and version, so every way of clearing counts.""",
+parameter's `.grad` identity and version, so every way of clearing counts. With gradient
+accumulation it also flags an epoch's unstepped last micro-batches carried, uncleared, into the next
+epoch's first step (judged only at the end of an epoch that ended like the real one).""",
     why="""
 `backward()` adds to `.grad`. Without clearing, each step applies the sum of all gradients so far:
 the effective learning rate grows every step and the updates point in stale directions.""",
@@ -73,12 +75,44 @@ def stale_gradients(g: nx.DiGraph, r: Rule) -> Check:
                 hits.add(f"backward at {where(at)} accumulated into gradients left over from {opt}'s previous step: "
                          f"{stale} of {step['data'].get('params')} parameters still held them at step {c.index} "
                          f"({where(step)}); nothing cleared them in between", at, c.index)
+    leaks, judged = _leaked_epoch_tails(g)
+    for opt, c, first in leaks:
+        hits.add(f"gradients of the last {len([b for b in c.touching(ev.BACKWARD) if b['epoch'] < c.end['epoch']])} "
+                 f"micro-batch(es) of epoch {first['epoch']} (from {where(first)}) were never stepped nor cleared and "
+                 f"went into epoch {c.end['epoch']}'s first step at {where(c.end)}: that step mixes two epochs' data",
+                 first, c.index)
     evidence = (f"gradients were cleared between consecutive steps in {checked}/{checked} cycles "
                 f"(cleared at {_most_common_site(clears)})" if checked else "fewer than two optimizer steps observed")
+    if judged:
+        evidence += f"; no accumulation tail carried across {judged} judged epoch boundary(ies)"
     found = hits.findings()
     if found:
         evidence = f"{len(found)} place(s) accumulate into stale gradients over {checked} cycles checked"
     return r.result(found, evidence, applicable=checked > 0)
+
+
+def _leaked_epoch_tails(g: nx.DiGraph) -> tuple[list[tuple[str, Cycle, dict[str, Any]]], int]:
+    """Cycles whose backwards began in an earlier epoch than their step, with no clearing in between:
+    an accumulation tail carried into the next epoch. Judged only at the end of epochs that ended the
+    way the real one does (fxcheck's own cut never makes a tail)."""
+    from fxcheck.rules.accumulation import judgeable
+
+    by_epoch = {e["epoch"]: e for e in training_passes(g)}
+    leaks, judged = [], set()
+    for opt in stepped_optimizers(g):
+        for c in _complete(cycles(g, opt)):
+            backwards = c.touching(ev.BACKWARD)
+            if not backwards or c.end is None or backwards[0]["epoch"] >= c.end["epoch"]:
+                continue
+            first = backwards[0]
+            owner = by_epoch.get(first["epoch"])
+            if owner is None or not judgeable(g, owner):
+                continue
+            judged.add(first["epoch"])
+            if not any(e["kind"] == ev.GRAD_CLEAR and (e["data"].get("cleared") or {}).get(opt)
+                       and e["seq"] > first["seq"] for e in c.events):
+                leaks.append((opt, c, first))
+    return leaks, len(judged)
 
 
 @rule(

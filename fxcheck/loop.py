@@ -312,7 +312,7 @@ class LoopModel:
                 if e["data"].get("trained"):
                     close(True)
                     continue
-                enclosing = next((p for p in reversed(self.passes) if p.role == EVAL and p.open_at(e["seq"])), None)
+                enclosing = next((p for p in reversed(self.passes) if p.role != TRAIN and p.open_at(e["seq"])), None)
                 if run and enclosing is not run_pass:
                     close(False)
                 if not run:

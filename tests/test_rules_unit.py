@@ -328,24 +328,53 @@ def test_fx301_step_while_model_in_eval_mode():
     assert Script().zero().backward().step().check("FX301").status == PASS
 
 
-def test_fx302_fx303_fx304_on_evaluation_passes():
-    def run(**end):
-        facts = {"training": False, "mode_layers": 2, "train_mode": {}, "stats_version": 3}
-        s = loader_pass(Script(), 50, training=False, batches=2, models_start={"model#1": facts},
-                        models_end={"model#1": {**facts, **end.pop("model", {})}}, recorded=end.pop("recorded", []))
-        return s
+def evaluation_after_training(**forward) -> Script:
+    """One training cycle (a forward a backward went through), then an evaluation pass of 2 batches over
+    loader#2 at line 50 whose forwards have the given facts."""
+    s = Script()
+    s.objects.append(TrackedObject("loader#2", ev.LOADER, "DataLoader", Site("t.py", 5), {}))
+    s.add(ev.MODEL_FORWARD, 8, "model#1", training=True, grad_enabled=True, mode_layers=2, trained=True)
+    s.zero().backward().step()
+    s.add(ev.LOADER_PASS, 50, "loader#2", index=0, length=2, cut=2, batches=2)
+    pass_seq = len(s.events) - 1
+    base = {"training": False, "grad_enabled": False, "mode_layers": 2, "train_layers": {}, "stats_before": 3,
+            "stats_after": 3, "recorded": False}
+    for i in range(2):
+        s.add(ev.LOADER_BATCH, 50, "loader#2", index=i)
+        s.add(ev.MODEL_FORWARD, 51, "model#1", **{**base, **forward})
+    s.add(ev.LOADER_END, 50, "loader#2", **{"pass": pass_seq}, reason="exhausted", batches=2)
+    return s
 
-    mc_dropout = {"training": True, "train_mode": {"BatchNorm1d": 1, "Dropout": 1}}
-    bad = run(model={"stats_version": 5}, recorded=["logits"])
-    bad.events[-1].data["models_start"]["model#1"].update(mc_dropout)
+
+def test_fx302_fx303_fx304_on_evaluation_phases():
+    bad = evaluation_after_training(training=True, grad_enabled=True, train_layers={"BatchNorm1d": 1, "Dropout": 1},
+                                    stats_after=5, recorded=True)
     assert bad.check("FX302").status == FAIL and bad.check("FX302").findings[0].line == 50
     assert bad.check("FX303").status == FAIL
     assert bad.check("FX304").status == FAIL
-    good = run()
+    good = evaluation_after_training()
     assert [good.check(r).status for r in ("FX302", "FX303", "FX304")] == [PASS, PASS, PASS]
-    dropout_only = run()  # Monte-Carlo dropout: Dropout in train mode inside an eval-mode model is allowed
-    dropout_only.events[-1].data["models_start"]["model#1"]["train_mode"] = {"Dropout": 1}
-    assert dropout_only.check("FX302").status == PASS
+    assert "1/1 evaluation phases (2 forwards)" in good.check("FX302").evidence
+    # Monte-Carlo dropout: Dropout in train mode inside an eval-mode model is allowed; BatchNorm is not
+    assert evaluation_after_training(train_layers={"Dropout": 1}).check("FX302").status == PASS
+    assert evaluation_after_training(train_layers={"BatchNorm1d": 1}).check("FX302").status == FAIL
+    # no BatchNorm with running statistics: FX303 has nothing to judge
+    no_stats = evaluation_after_training(stats_before=None, stats_after=None)
+    assert no_stats.check("FX303").status == NA
+
+
+def test_forwards_inside_a_training_iteration_are_not_evaluation():
+    s = Script()
+    s.objects.append(TrackedObject("loader#1", ev.LOADER, "DataLoader", Site("t.py", 4), {}))
+    s.add(ev.LOADER_PASS, 20, "loader#1", index=0, length=4, cut=4, batches=2)
+    for i in range(2):  # a no_grad forward for pseudo-labels, then the training forward of the same batch
+        s.add(ev.LOADER_BATCH, 20, "loader#1", index=i)
+        s.add(ev.MODEL_FORWARD, 21, "model#1", training=True, grad_enabled=False, mode_layers=2)
+        s.add(ev.MODEL_FORWARD, 22, "model#1", training=True, grad_enabled=True, mode_layers=2, trained=True)
+        s.zero().backward().step()
+    g = graph.build(graph.Trace({"status": "stopped"}, s.objects, s.events))
+    assert graph.evaluation_phases(g) == []
+    assert get("FX302").check(g, get("FX302")).status == NA
 
 
 def test_fx305_inventory_from_captured_graphs():

@@ -29,10 +29,11 @@ def test_stop_is_not_swallowed_and_len_matches_the_cut(tmp_path, trace_cli):
     assert run.code == 0, run.stdout + run.stderr
     assert run.report["run"]["status"] == "stopped"
     seen = json.loads(out.read_text())
-    # three epochs observed; every one announced 7 batches by len() and iterated exactly 7
+    # three epochs observed; every one announced 7 batches by len() and iterated exactly 7; then the
+    # first step of the fourth, to see across the boundary
     assert [s["epoch"] for s in seen] == [0, 1, 2]
     assert all(s["announced"] == s["iterated"] == 7 for s in seen), seen
-    assert run.report["observed"]["epochs"] == 3 and run.report["observed"]["optimizer_steps"] == 21
+    assert run.report["observed"]["epochs"] == 4 and run.report["observed"]["optimizer_steps"] == 22
 
 
 def test_iteration_loop_without_loader_stops_after_n_steps(trace_cli):

@@ -216,7 +216,6 @@ class Hooks:
         self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
         self.graphs.watch_uncalled_children()
         self._window()
-        self.rec.after_step()
 
     def _window(self) -> None:
         """Trace the loop's first and last cycles of each epoch and its boundaries; pause in between."""

@@ -149,7 +149,7 @@ class LoaderTracker:
     def before_pass(self, loader: DataLoader) -> None:
         """Called before a pass starts: a run already over ends again here."""
         if id(loader) in self._loaders:
-            self.rec.check_stopped()
+            self.rec.at_cycle_start()
 
     def note_step(self) -> None:
         """An optimizer stepped: the loop model now knows the accumulation length.
@@ -169,7 +169,7 @@ class LoaderTracker:
                 self._set_cut(p, aligned)
 
     def next_batch(self, st: _Loader, p: _Pass, inner: Iterator) -> Any:
-        self.rec.check_stopped()
+        self.rec.at_cycle_start()
         self._flush_dropped()
         lp = self.loop.pass_at(p.event.seq)
         role = self.loop.before_batch(lp) if lp is not None else None

@@ -105,8 +105,10 @@ class Recorder:
         self.stop_reason = reason
         raise StopRun(reason)
 
-    def after_step(self) -> None:
-        """An optimizer cycle ended: stop once epoch E+1 has run its first step (the boundary is then seen)."""
+    def at_cycle_start(self) -> None:
+        """A batch is asked for, a pass or a backward begins: stop once epoch E+1 has run its first
+        optimizer step (so the boundary is seen), here, between cycles, never inside a step."""
+        self.check_stopped()
         loop = self.loop
         if loop.epochs_begun() > self.limits.epochs and loop.steps_in_epoch() >= 1:
             self.stop(f"epoch limit reached ({self.limits.epochs} epochs, and the first optimizer step of the next "
@@ -114,7 +116,7 @@ class Recorder:
 
     def on_backward(self) -> None:
         """A backward is about to run: in a loop without a training loader, stop after N steps."""
-        self.check_stopped()
+        self.at_cycle_start()
         if not self.loop.training_lineage and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
             self.stop(f"step limit reached ({self.limits.steps} optimizer steps in all: a loop without a training "
                       f"DataLoader is cut by --steps)")

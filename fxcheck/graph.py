@@ -253,8 +253,12 @@ def observed(g: nx.DiGraph) -> dict[str, Any]:
     steps = len(events(g, ev.OPTIMIZER_STEP))
     cycles = model.steps
     batches = [int(e["data"].get("batches") or 0) for e in passes]
+    limit = (g.graph["meta"].get("limits") or {}).get("epochs")
+    begun = model.epochs_begun() if model.epochs else (1 if cycles else 0)
     return {
-        "epochs": model.epochs_begun() if model.epochs else (1 if cycles else 0),
+        # whole epochs: past the limit, the last one ran only to its first step (to see the boundary)
+        "epochs": min(begun, limit) if isinstance(limit, int) else begun,
+        "epochs_begun": begun,
         "epochs_by": model.epoch_by,
         "train_batches": sum(batches),
         "optimizer_steps": steps,

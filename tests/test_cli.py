@@ -97,5 +97,5 @@ def test_rules_lists_the_catalog_and_explain_documents_a_rule():
 def test_script_arguments_after_double_dash(tmp_path, trace_cli):
     out = tmp_path / "sem.json"
     run = trace_cli(SCRIPTS / "semantics.py", "--", str(out), "--flag", "x")
-    assert run.code == 0, run.stderr
+    assert run.code == 4, run.stderr  # it never trains: nothing to check
     assert json.loads(out.read_text())["argv"] == [str(out), "--flag", "x"]

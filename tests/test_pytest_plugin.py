@@ -45,7 +45,7 @@ def test_run_returns_findings_checks_report_and_trace(tmp_path):
     assert [(f.rule, f.severity, f.file, f.line) for f in result.findings] == [
         ("FX104", "error", BUGGY.name, bugs_line(BUGGY))]
     assert result.check("FX104").status == "fail" and result.check("FX101").status == "pass"
-    assert result.report["observed"]["optimizer_steps"] == 6
+    assert result.report["observed"]["optimizer_steps"] == 7  # 2 epochs x 3, and the first step of epoch 3
     assert result.console_report.startswith(f"fxcheck {fxcheck.__version__} · ")
     assert "Summary: 1 error(s)" in result.console_report
     assert result.stdout.startswith("epoch 1/3")  # the script's own output comes first

@@ -10,6 +10,7 @@ used its last batch).
 
 from __future__ import annotations
 
+import sys
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -18,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from fxcheck import events as ev
+from fxcheck.capture.consumer import stops_cleanly
 from fxcheck.capture.recorder import Recorder
 from fxcheck.capture.modes import mode_facts, models_in, recorded_tensors, tensor_ids
 from fxcheck.capture.state import accumulators_in, numeric_locals
@@ -38,6 +40,7 @@ class _Pass:
     divided: list = field(default_factory=list)  # losses given to backward that were divided (detached)
     tensors: dict = field(default_factory=dict)  # tensor held by each name of the loop's frame at the start
     divisor: float | None = None
+    uncut: bool = False  # the cut would have crashed the script: it runs as far as the script asks
 
 
 @dataclass
@@ -82,7 +85,7 @@ class LoaderTracker:
             return self.rec.limits.val_steps
         return aligned_cut(self.rec.limits.steps, length, self.loop.accumulation_of(st.key))
 
-    def _set_cut(self, p: _Pass, cut: int) -> None:
+    def _set_cut(self, p: _Pass, cut: int | None) -> None:
         p.cut = p.event.data["cut"] = cut
 
     def created(self, loader: DataLoader) -> None:
@@ -109,12 +112,12 @@ class LoaderTracker:
             asker = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
             if cur.active or asker in cur.asked_at:
                 # the pass under way (or, for a line that asked during it, the pass just used up)
-                if cur.cut is None:
+                if cur.cut is None and not cur.uncut:
                     self._set_cut(cur, self._cut_for(st, real))
                 cur.announced = True
                 if cur.active:
                     cur.asked_at.add(asker)
-                return min(real, cur.cut)
+                return real if cur.cut is None else min(real, cur.cut)
         if st.promised is None:
             st.promised = self._cut_for(st, real)
         return min(real, st.promised)
@@ -135,7 +138,7 @@ class LoaderTracker:
         cut = st.promised if announced else (self._cut_for(st, length) if known else None)
         st.promised = None
         # the numbers held by the frame that iterates the loader, at the start and end of each pass
-        frame = self.rec.user_frame()
+        frame = self.rec.loop_frame()
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, batches=0,
                               frame=_frame_name(frame), locals_start=numeric_locals(frame),
                               models_start=self._models(frame), **accumulators_in(frame))
@@ -174,7 +177,7 @@ class LoaderTracker:
         lp = self.loop.pass_at(p.event.seq)
         role = self.loop.before_batch(lp) if lp is not None else None
         length = p.event.data.get("length")
-        if p.cut is None and p.yielded:
+        if p.cut is None and p.yielded and not p.uncut:
             if role == EVAL:
                 self._set_cut(p, self.rec.limits.val_steps)
             elif role == TRAIN and self.loop.accumulation_of(st.key):
@@ -182,8 +185,10 @@ class LoaderTracker:
         if p.cut is not None and p.yielded >= p.cut and (length is None or p.yielded < length):
             # a real cut; an untruncated pass instead ends in its own iterator below, which lets the
             # sampler finish (RandomSampler draws once more from its generator on the way out)
-            self._ended(p, "cut")
-            raise StopIteration
+            if stops_cleanly(sys._getframe(2)):
+                self._ended(p, "cut")
+                raise StopIteration
+            self._uncut(p, role)
         try:
             batch = next(inner)
         except StopIteration:
@@ -195,10 +200,20 @@ class LoaderTracker:
         self.on_progress()
         return batch
 
+    def _uncut(self, p: _Pass, role: str | None) -> None:
+        """The script takes this pass's batches with `next()` and would crash on an early end: an
+        evaluation pass runs on as far as the script asks; a training pass ends the run here instead."""
+        if role == TRAIN:
+            self.rec.stop(f"step limit reached ({p.yielded} batches of the epoch: the script takes them with next() "
+                          f"and does not handle an early end of the loader, so the pass was not cut)")
+        self._set_cut(p, None)
+        p.uncut = True
+        p.event.data["uncut"] = "the script takes its batches with next() and does not handle an early end"
+
     def _ended(self, p: _Pass, reason: str) -> None:
         """The pass ran out, was cut or superseded: note the frame's numbers, then finish it."""
         if p.active:
-            frame = self.rec.user_frame()
+            frame = self.rec.loop_frame()
             p.event.data["locals_end"] = numeric_locals(frame)
             p.event.data["models_end"] = self._models(frame)
             p.event.data["recorded"] = recorded_tensors(frame, p.tensors)
@@ -258,10 +273,10 @@ class _CutIterator:
         return self._tracker.next_batch(self._st, self._pass, self._inner)
 
     def __len__(self) -> int:
-        if self._pass.cut is None:
+        if self._pass.cut is None and not self._pass.uncut:
             self._tracker._set_cut(self._pass, self._tracker._cut_for(self._st, self._pass.event.data.get("length")))
         self._pass.announced = True
-        return min(len(self._inner), self._pass.cut)
+        return len(self._inner) if self._pass.cut is None else min(len(self._inner), self._pass.cut)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import weakref
@@ -60,6 +61,15 @@ class Recorder:
                 return frame
             frame = frame.f_back
         return None
+
+    def loop_frame(self) -> Any:
+        """The user's frame that consumes batches: past the user's generators that wrap a loader
+        (a prefetching wrapper iterates the DataLoader; the loop that takes its batches holds the numbers)."""
+        frame = self.user_frame()
+        while (frame is not None and frame.f_code.co_flags & inspect.CO_GENERATOR and frame.f_back is not None
+               and self.is_user_file(frame.f_back.f_code.co_filename)):
+            frame = frame.f_back
+        return frame
 
     def _show(self, filename: str) -> str:
         shown = self._display.get(filename)

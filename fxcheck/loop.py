@@ -290,30 +290,39 @@ class LoopModel:
         run_pass: LoaderPass | None = None
         crossed = False  # a training batch was taken since the run began
         trained_sites: set[tuple[Any, Any]] = set()
-        last_backward = -1
+        since = -1  # the latest backward, or the end of the latest run
         for e in events:
             if e["kind"] == ev.MODEL_FORWARD and e["data"].get("trained"):
                 trained_sites.add((e["file"], e["line"]))
 
         def close(by_training: bool) -> None:
-            nonlocal run, run_pass, crossed
+            nonlocal run, run_pass, crossed, since
             if run:
-                phase = self._classify(run, run_pass, by_training and not crossed, trained_sites, last_backward)
+                phase = self._classify(run, run_pass, by_training and not crossed, trained_sites, since)
                 if phase is not None:
                     out.append(phase)
+                since = run[-1]["seq"]  # a BatchNorm reset before this run is not the next run's
             run, run_pass, crossed = [], None, False
+
+        def like_training(f: Any) -> bool:
+            # the training forward itself (its site trained, grad on, train mode), e.g. the batch whose
+            # backward the cut never let run: never part of an evaluation run
+            d = f["data"]
+            return bool(d.get("grad_enabled") and d.get("training")) and (f["file"], f["line"]) in trained_sites
 
         for e in events:
             kind = e["kind"]
             if kind == ev.BACKWARD:
                 close(True)
-                last_backward = e["seq"]
+                since = e["seq"]
             elif kind == ev.MODEL_FORWARD:
                 if e["data"].get("trained"):
                     close(True)
                     continue
                 enclosing = next((p for p in reversed(self.passes) if p.role != TRAIN and p.open_at(e["seq"])), None)
-                if run and enclosing is not run_pass:
+                if run and like_training(e) != like_training(run[-1]):
+                    close(like_training(e))  # the training forward that follows ends the run like a backward
+                elif run and enclosing is not run_pass:
                     close(False)
                 if not run:
                     run_pass = enclosing
@@ -329,7 +338,7 @@ class LoopModel:
         return next((p for p in reversed(self.passes) if p.loader == loader and p.seq < seq), None)
 
     def _classify(self, run: list[Any], run_pass: LoaderPass | None, before_its_backward: bool,
-                  trained_sites: set[tuple[Any, Any]], last_backward: int) -> Phase | None:
+                  trained_sites: set[tuple[Any, Any]], since: int) -> Phase | None:
         first = run[0]["seq"]
         in_training = any(p.role == TRAIN and p.open_at(first) for p in self.passes)
         plain = all(f["data"].get("grad_enabled") and f["data"].get("training") for f in run)
@@ -337,7 +346,7 @@ class LoopModel:
             return None  # inside a training iteration: pseudo-labels, targets, a skipped batch
         if run_pass is None and plain and all((f["file"], f["line"]) in trained_sites for f in run):
             return None  # the training forward itself, on a batch whose backward was skipped
-        reset = any(last_backward < s <= run[-1]["seq"] for s in self.norm_resets)
+        reset = any(since < s <= run[-1]["seq"] for s in self.norm_resets)
         if reset and all(f["data"].get("training") for f in run):
             return Phase(RECALIBRATION, run, run_pass)
         return Phase(EVAL, run, run_pass)

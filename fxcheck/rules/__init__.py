@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import networkx as nx
 
+from fxcheck.graph import loop_model
+
 SEVERITIES = ("error", "warning", "info")
 PASS, FAIL, NA = "pass", "fail", "n/a"
 
@@ -155,8 +157,15 @@ def get(rule_id: str) -> Rule | None:
     return REGISTRY.get(rule_id.upper())
 
 
+NOTHING_TO_CHECK = "no optimizer step ran: nothing to check"
+
+
 def run_all(g: nx.DiGraph) -> list[Check]:
-    return [r.check(g, r) for r in all_rules()]
+    """Every rule's verdict. Without an optimizer step no pass is earned: those checks are n/a."""
+    checks = [r.check(g, r) for r in all_rules()]
+    if not loop_model(g).steps:
+        checks = [Check(c.rule, NA, NOTHING_TO_CHECK) if c.status == PASS else c for c in checks]
+    return checks
 
 
 def _load_families() -> None:

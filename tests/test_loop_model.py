@@ -85,3 +85,18 @@ def test_os_exit_still_writes_report_and_trace(tmp_path):
     assert fxcheck("check", str(trace), "-q").returncode == 1
     crashed = fxcheck("trace", str(SCRIPTS / "hard_exit.py"), "--json", str(report), "--", "5")
     assert crashed.returncode == 3 and json.loads(report.read_text())["run"]["status"] == "crashed"
+
+
+def test_batches_taken_with_next_are_never_cut_into_a_crash(trace_cli):
+    # 16 training batches taken with next() and no handler: the run ends at the cut instead of raising
+    # StopIteration into the script; a first evaluation would run its 3 batches though --val-steps is 2
+    run = trace_cli(SCRIPTS / "next_batches.py", "--steps", "10")
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.report["run"]["status"] == "stopped", run.report["run"]
+    assert "takes them with next()" in run.report["run"]["reason"]
+    assert run.report["observed"]["optimizer_steps"] == 10
+    # with the whole epoch allowed, the first validation runs uncut and is judged
+    run = trace_cli(SCRIPTS / "next_batches.py", "--steps", "16")
+    assert run.report["run"]["status"] == "stopped", run.report["run"]
+    assert "passes not cut: 2" in run.stdout  # the validation of each whole epoch
+    assert run.check("FX302")["status"] == "pass"

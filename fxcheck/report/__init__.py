@@ -114,6 +114,9 @@ def loop_lines(g: nx.DiGraph) -> list[str]:
         roles[name] = roles.get(name, 0) + 1
     if roles:
         lines.append("loader passes: " + ", ".join(f"{n} {name}" for name, n in roles.items()))
+    uncut = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("uncut")]
+    if uncut:
+        lines.append(f"passes not cut: {len(uncut)}, first at {where(uncut[0])} ({uncut[0]['data']['uncut']})")
     lines.append(f"epochs: {len(model.epochs)} begun; boundary: {model.epoch_by}")
     by_kind: dict[str, list[loop.Phase]] = {}
     for phase in g.graph["phases"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -60,13 +61,66 @@ def trace_cli(tmp_path):
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
-def _trace_once(script: Path, out: Path) -> CliRun:
+# A parent that has imported torch, Dynamo and fxcheck once, and forks a child per traced script: each
+# child runs fxcheck's real command line (`fxcheck.cli.main`, what `python -m fxcheck` calls) in a
+# process of its own, without paying the ~3.5 s of imports that every fresh interpreter pays.
+_FORK_SERVER = r"""
+import json, os, signal, sys
+import torch, torch._dynamo
+import fxcheck.cli, fxcheck.capture
+reply = os.fdopen(os.dup(1), "w")
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        signal.alarm(job["timeout"])
+        sys.argv = ["fxcheck", *job["args"]]
+        try:
+            fxcheck.cli.main()
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    reply.write(json.dumps(os.waitstatus_to_exitcode(status)) + "\n")
+    reply.flush()
+"""
+
+_POOL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one thread per run: side by side, not fighting
+
+
+class _ForkServer:
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="160", **_POOL_ENV)
+        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], cwd=ROOT, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, args: list[str], out: Path, timeout: int = 240) -> tuple[int, str, str]:
+        stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
+        job = {"args": args, "stdout": str(stdout), "stderr": str(stderr), "timeout": timeout}
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        code = json.loads(self.proc.stdout.readline())
+        return code, stdout.read_text(), stderr.read_text()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _trace_once(servers: "queue.Queue[_ForkServer]", script: Path, out: Path) -> CliRun:
     report_path = out / f"{script.parent.name}-{script.stem}.json"
-    # one thread per run: the runs go side by side instead of fighting over the cores
-    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = fxcheck("trace", str(script), "--json", str(report_path), env=env)
+    server = servers.get()
+    try:
+        code, stdout, stderr = server.run(["trace", str(script), "--json", str(report_path)], report_path)
+    finally:
+        servers.put(server)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, report)
+    return CliRun(code, stdout, stderr, report)
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +131,16 @@ def traced(tmp_path_factory):
     processes at a time, while other tests run; `traced(path)` waits for that script's run."""
     out = tmp_path_factory.mktemp("traces")
     scripts = sorted(CORPUS.glob("*.py")) + sorted(SAMPLES.glob("*.py"))
-    pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1)))
-    runs = {p: pool.submit(_trace_once, p, out) for p in scripts}
+    workers = max(2, min(4, os.cpu_count() or 1))
+    servers: queue.Queue[_ForkServer] = queue.Queue()
+    for _ in range(workers):
+        servers.put(_ForkServer())
+    pool = ThreadPoolExecutor(max_workers=workers)
+    runs = {p: pool.submit(_trace_once, servers, p, out) for p in scripts}
     yield lambda script: runs[Path(script)].result()
     pool.shutdown(wait=True, cancel_futures=True)
+    while not servers.empty():
+        servers.get().close()
 
 
 def expectations(path: Path) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ MODULE_MODE = "module.mode"  # data: training (bool)
 MODEL_FORWARD = "model.forward"  # a trained model's forward; data: training, grad_enabled, autocast (dtype), phase (the
 # capture's guess), mode_layers, train_layers (when in eval mode), stats_before/after (BatchNorm counters), recorded
 # (its output has a grad_fn), trained (a backward went through its output)
+HAND_UPDATE = "hand.update"  # parameters no optimizer holds changed after their backward (`p.data.add_(p.grad, ...)`); data: backward (its seq), params, of
 NORM_RESET = "norm.reset"  # running statistics of a normalization layer reset after training began (update_bn)
 MODEL_GRAPH = "model.graph"  # a forward's Dynamo graph; data: phase, source, graphs, breaks, note, modules, layers, dtypes
 CHECKPOINT = "checkpoint.save"  # torch.save; data: target, model_tensors, optimizer, scaler, scheduler (counts)
@@ -32,7 +33,7 @@ SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefi
 RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
 
 ALL_KINDS = (
-    OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
+    OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, HAND_UPDATE, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
     CHECKPOINT, OPTIMIZER_LOAD,
     SAMPLER_ORDER, RNG_SEED,

@@ -262,6 +262,7 @@ def observed(g: nx.DiGraph) -> dict[str, Any]:
         "epochs_by": model.epoch_by,
         "train_batches": sum(batches),
         "optimizer_steps": steps,
+        "hand_updates": len(events(g, ev.HAND_UPDATE)),
         "optimizer_cycles": cycles,
         "evaluation_phases": len(evaluation_phases(g)),
         "events": len(events(g)),
@@ -271,11 +272,16 @@ def observed(g: nx.DiGraph) -> dict[str, Any]:
 
 def _structure(g: nx.DiGraph, passes: list[dict[str, Any]], batches: list[int], steps: int) -> str:
     """E.g. "2 epochs x 12 batches, 8 optimizer steps, accumulation 3 (last cycle of each epoch partial: 2)"."""
+    hand = len(events(g, ev.HAND_UPDATE))
+    if hand:
+        steps_text = f"{hand} updates by hand" + (f" and {steps} optimizer steps" if steps else " (no optimizer)")
+    else:
+        steps_text = f"{steps} optimizer steps"
     if not passes:
-        return f"{steps} optimizer steps (a loop without a training DataLoader)"
+        return f"{steps_text} (a loop without a training DataLoader)"
     sizes = sorted(set(batches))
     per_epoch = f"{sizes[0]}" if len(sizes) == 1 else "/".join(str(b) for b in batches)
-    text = f"{len(passes)} epoch(s) x {per_epoch} batches, {steps} optimizer steps"
+    text = f"{len(passes)} epoch(s) x {per_epoch} batches, {steps_text}"
     k = next((accumulation(g, p) for p in passes if accumulation(g, p)), None)
     if k and k > 1:
         partial = sorted({b % k for b in batches} - {0})

@@ -114,7 +114,7 @@ class LoopModel:
         self._lineage: dict[str, str] = {}  # loader key -> creation site
         self.accumulation: dict[str, int] = {}  # lineage -> backwards per optimizer step
         self.epochs: list[Epoch] = []
-        self.steps = 0  # optimizer cycles ended (scaler-skipped ones included)
+        self.steps = 0  # optimizer cycles ended (scaler-skipped ones and hand-written updates included)
         self._backward_sites: Counter[tuple[Any, Any]] = Counter()  # since the latest step
         self._last_backward_site: tuple[Any, Any] | None = None
         self._steps_at_epoch = 0
@@ -180,8 +180,8 @@ class LoopModel:
             self.norm_resets.append(seq)
         elif kind == ev.SCHEDULER_STEP:
             self._scheduler_step(seq, obj)
-        if is_step(kind, obj, data):
-            self._step()
+        if is_step(kind, obj, data) or kind == ev.HAND_UPDATE:
+            self._step()  # a hand-written update ends a cycle of the loop as an optimizer step does
 
     def _pass_started(self, seq: int, loader: str) -> None:
         previous = self._latest.get(loader)

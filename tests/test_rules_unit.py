@@ -110,6 +110,9 @@ def test_fx105_clip_after_step():
     res = Script().zero().backward().step().clip(line=13).zero().backward().step().check("FX105")
     assert res.status == FAIL and res.findings[0].line == 13
     assert Script().zero().backward().clip().step().zero().backward().clip().step().check("FX105").status == PASS
+    # clipping with no optimizer step to order it against earns no pass
+    res = Script().zero().backward().clip().zero().backward().clip().check("FX105")
+    assert res.status == NA and "none in a cycle that ended in an optimizer step" in res.evidence
 
 
 def test_fx106_direct_step_after_scaled_backward():
@@ -217,6 +220,21 @@ def test_fx205_backward_reaching_unheld_parameters():
     ok = Script().zero().backward()
     ok.events[-1].data.update(orphans=0)
     assert ok.check("FX205").status == PASS
+
+
+def test_fx205_parameters_updated_by_hand_are_trained():
+    # `p.data.add_(p.grad, alpha=-lr)` with no optimizer: the capture saw both orphans change
+    s = Script().zero().backward(line=22, touched=0)
+    s.events[-1].data.update(orphans=2, orphan_shapes=[], hand_updated=2)
+    s.add(ev.HAND_UPDATE, 0, backward=1, params=2, of=2)
+    res = s.check("FX205")
+    assert res.status == PASS and "updated by hand" in res.evidence
+    # only some of them changed: the others never train
+    s = Script().zero().backward(line=22, touched=0)
+    s.events[-1].data.update(orphans=3, orphan_shapes=[[5]], hand_updated=2)
+    s.add(ev.HAND_UPDATE, 0, backward=1, params=2, of=3)
+    res = s.check("FX205")
+    assert res.status == FAIL and "1 parameter(s)" in res.findings[0].message and "2 other(s)" in res.findings[0].message
 
 
 def test_fx206_same_prefix_in_consecutive_passes():

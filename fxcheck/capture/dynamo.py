@@ -333,6 +333,9 @@ class GraphCapture:
         self._not_held[key] = known
         return False
 
+    def forget_untrained(self) -> None:
+        self._not_held.clear()
+
     def _has_parameters(self, key: str, model: Any) -> bool:
         if key not in self._parameters:
             self._parameters[key] = next(iter(model.parameters()), None) is not None

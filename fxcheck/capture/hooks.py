@@ -63,6 +63,12 @@ class Hooks:
         self._scaled: weakref.WeakValueDictionary[int, torch.Tensor] = weakref.WeakValueDictionary()
         self._scaled_by: dict[int, weakref.ref] = {}  # id(scaled tensor) -> its GradScaler (checked with _scaled)
         self._depth: dict[str, int] = {"clip": 0, "sched": 0, "sched_init": 0, "train": 0}
+        # parameters that got gradients while no optimizer holds them, and their values after the latest backward
+        self._orphans: list[weakref.ref] = []
+        self._snapshot: tuple[Any, list[tuple[weakref.ref, torch.Tensor]]] | None = None
+        self._walked: list[tuple[Any, dict[int, list[int]]]] = []  # backwards that found orphans: id -> shape
+        self._hand_trained: set[int] = set()  # ids of parameters seen updated by hand
+        rec.between_cycles = self._hand_update
 
     # -- patching --------------------------------------------------------------------------
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
@@ -82,6 +88,7 @@ class Hooks:
         self.graphs.install()
 
     def uninstall(self) -> None:
+        self._hand_update()
         self.graphs.uninstall()
         while self._undo:
             self._undo.pop()()
@@ -194,7 +201,8 @@ class Hooks:
                 self._note_model(self.rec.key_of(model) or self.rec.register(model, ev.MODEL, {}), model)
 
     def _trained(self, model: Any) -> bool:
-        return any(self.grads.holds(p) for p in model.parameters())
+        """Does an optimizer hold this model's parameters, or does the script update them by hand?"""
+        return any(self.grads.holds(p) or id(p) in self._hand_trained for p in model.parameters())
 
     def _eval_mode_models(self, opt_key: str) -> list[str]:
         """Models in eval mode, with mode-dependent layers, whose parameters this optimizer steps."""
@@ -253,6 +261,9 @@ class Hooks:
                     orphans = orphan_parameters(tensors, hooks.grads.holds)
                     event.data["orphans"] = len(orphans)
                     event.data["orphan_shapes"] = [list(p.shape) for p in orphans[:4]]
+                    if orphans:
+                        hooks._orphans = [weakref.ref(p) for p in orphans]
+                        hooks._walked.append((event, {id(p): list(p.shape) for p in orphans}))
                 hooks.rec.backward_count += 1
                 try:
                     return original(tensors, *args, **kwargs)
@@ -262,10 +273,43 @@ class Hooks:
                 finally:
                     touched, _ = hooks.grads.observe(event.seq, gs.BACKWARD)
                     event.data["touched"] = touched
+                    hooks._snapshot_orphans(event)
 
             return backward
 
         self._patch(torch.autograd, "backward", make)
+
+    def _snapshot_orphans(self, event: Any) -> None:
+        """After a backward that wrote gradients no optimizer will use, keep those parameters' values."""
+        if self._orphans:
+            live = [(ref, p.detach().clone()) for ref in self._orphans if (p := ref()) is not None]
+            self._snapshot = (event, live) if live else None
+
+    def _hand_update(self) -> None:
+        """Between cycles: did parameters no optimizer holds change since their backward? Then the
+        script updates them by hand (`p.data.add_(p.grad, alpha=-lr)`): that ends a cycle, as a step does."""
+        if self._snapshot is None:
+            return
+        event, saved = self._snapshot
+        self._snapshot = None
+        changed = set()
+        with torch.no_grad():
+            for ref, before in saved:
+                p = ref()
+                if p is not None and not (p.shape == before.shape and torch.equal(p.detach(), before)):
+                    changed.add(id(p))
+        if not changed:
+            return
+        if not changed <= self._hand_trained:
+            self._hand_trained |= changed
+            self.graphs.forget_untrained()  # models it judged untrained may be trained by hand now
+        for walked, shapes in self._walked:  # which of each walked backward's orphans are trained by hand
+            untrained = [shape for i, shape in shapes.items() if i not in self._hand_trained]
+            walked.data.update(hand_updated=len(shapes) - len(untrained), orphan_shapes=untrained[:4])
+        self.rec.emit(ev.HAND_UPDATE, None, Site(), backward=event.seq, params=len(changed), of=len(saved))
+        self.rec.step_calls["hand"] = self.rec.step_calls.get("hand", 0) + 1
+        self.loaders.note_step()
+        self._window()
 
     def _walk_graph(self) -> bool:
         """Walk the autograd graph (for parameters no optimizer holds) on the first backwards of each epoch."""

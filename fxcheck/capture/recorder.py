@@ -43,6 +43,7 @@ class Recorder:
         self.backward_count = 0
         self.step_calls: dict[str, int] = {}  # optimizer key -> step calls (scaler-skipped included)
         self.loop = LoopModel()  # fed every event: what the loop is, for the cut
+        self.between_cycles: Callable[[], None] = lambda: None  # looks for hand-written updates (set by the hooks)
         self.stop_reason: str | None = None
 
     # -- sites and objects ---------------------------------------------------------------------
@@ -119,6 +120,7 @@ class Recorder:
         """A batch is asked for, a pass or a backward begins: stop once epoch E+1 has run its first
         optimizer step (so the boundary is seen), here, between cycles, never inside a step."""
         self.check_stopped()
+        self.between_cycles()
         loop = self.loop
         if loop.epochs_begun() > self.limits.epochs and loop.steps_in_epoch() >= 1:
             self.stop(f"epoch limit reached ({self.limits.epochs} epochs, and the first optimizer step of the next "
@@ -128,5 +130,5 @@ class Recorder:
         """A backward is about to run: in a loop without a training loader, stop after N steps."""
         self.at_cycle_start()
         if not self.loop.training_lineage and self.step_calls and max(self.step_calls.values()) >= self.limits.steps:
-            self.stop(f"step limit reached ({self.limits.steps} optimizer steps in all: a loop without a training "
+            self.stop(f"step limit reached ({self.limits.steps} optimizer steps or updates in all: a loop without a training "
                       f"DataLoader is cut by --steps)")

@@ -235,7 +235,7 @@ def lr_schedule_restarted(g: nx.DiGraph, r: Rule) -> Check:
 
 @rule(
     id="FX205", name="parameters-not-optimized", severity="error",
-    summary="parameters that receive gradients are not held by any optimizer",
+    summary="parameters that receive gradients are not held by any optimizer and are not updated by hand",
     what="""
 Walks the autograd graph of the first backward passes of each epoch and flags parameters
 (`nn.Parameter` with requires_grad) that will receive gradients but that no optimizer holds.""",
@@ -251,21 +251,29 @@ model.fc = nn.Linear(512, num_classes)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)""",
     limits="""
 Only the first backward passes of each epoch are walked. Tensors that are not `nn.Parameter`
-(inputs with requires_grad, e.g. for adversarial examples) are ignored.""",
+(inputs with requires_grad, e.g. for adversarial examples) are ignored. Parameters that no optimizer
+holds but whose values change after their backward (a hand-written update such as
+`p.data.add_(p.grad, alpha=-lr)`) are trained: they are not flagged, and each such update ends a
+cycle of the loop as an optimizer step does.""",
     hint="build the optimizer after the model is final, or add the new parameters with add_param_group",
 )
 def parameters_not_optimized(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     walked = [e for e in events(g, ev.BACKWARD) if "orphans" in e["data"]]
+    by_hand = max((e["data"].get("hand_updated", 0) for e in walked), default=0)
     for e in walked:
-        n = e["data"]["orphans"]
-        if n:
+        n = e["data"]["orphans"] - e["data"].get("hand_updated", 0)
+        if n > 0:
             shapes = ", ".join(str(s) for s in e["data"].get("orphan_shapes") or [])
-            hits.add(f"backward at {where(e)} writes gradients to {n} parameter(s) that no optimizer holds "
-                     f"(shapes {shapes}): they never train", e)
+            also = f"; {e['data']['hand_updated']} other(s) are updated by hand" if e["data"].get("hand_updated") else ""
+            hits.add(f"backward at {where(e)} writes gradients to {n} parameter(s) that no optimizer holds and "
+                     f"nothing updates (shapes {shapes}): they never train{also}", e)
     found = hits.findings()
-    evidence = (f"every parameter that received gradients is held by an optimizer ({len(walked)} backward passes "
-                f"walked)" if not found else f"{len(found)} backward call site(s) reach parameters no optimizer holds")
+    if found:
+        evidence = f"{len(found)} backward call site(s) reach parameters that nothing trains"
+    else:
+        evidence = (f"every parameter that received gradients is held by an optimizer or updated by hand "
+                    f"({len(walked)} backward passes walked" + (f"; {by_hand} updated by hand from their gradients)" if by_hand else ")"))
     return r.result(found, evidence if walked else "no backward observed", applicable=bool(walked))
 
 

@@ -296,19 +296,30 @@ Only clipping through torch.nn.utils is seen.""",
 )
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
+    judged: set[int] = set()  # clip calls placed against a step: after one, or before the one ending their cycle
     for opt in stepped_optimizers(g):
-        for c in cycles(g, opt)[1:]:  # a cycle that follows a step of this optimizer
+        for c in cycles(g, opt):
+            after_step = c.index > 1  # until its first backward, a cycle follows a step of this optimizer
             for e in c.events:
                 if e["kind"] in (ev.BACKWARD, ev.GRAD_SET) and involves(e, opt):
-                    break
-                if _clips(e, opt):
-                    hits.add(f"{e['data'].get('function')} at {where(e)} ran after {opt} stepped and before any new "
-                             f"backward: it clips gradients the step already used", e, c.index - 1)
+                    after_step = False
+                if not _clips(e, opt):
+                    continue
+                if after_step or c.end is not None:  # after a step, or between a backward and the step
+                    judged.add(e["seq"])
+                if after_step:
+                    hits.add(f"{e['data'].get('function')} at {where(e)} ran after {opt} stepped and before any "
+                             f"new backward: it clips gradients the step already used", e, c.index - 1)
     clips = len(events(g, ev.CLIP))
     found = hits.findings()
-    evidence = f"{clips}/{clips} clip calls ran between a backward and its step" if not found else \
-        f"{len(found)} clip call site(s) run after the step"
-    return r.result(found, evidence if clips else "no gradient clipping observed", applicable=clips > 0)
+    if found:
+        evidence = f"{len(found)} clip call site(s) run after the step"
+    elif judged:
+        evidence = f"{len(judged)}/{len(judged)} clip calls in stepped cycles ran between a backward and its step"
+    else:
+        evidence = ("no gradient clipping observed" if not clips else
+                    f"{clips} clip call(s), none in a cycle that ended in an optimizer step (nothing to order them against)")
+    return r.result(found, evidence, applicable=bool(judged))
 
 
 @rule(

@@ -88,6 +88,13 @@ def test_fx102_step_without_backward():
     res = Script().zero().backward().step().zero().step(fresh=0).check("FX102")
     assert res.status == FAIL and res.findings[0].line == 12
     assert Script().zero().backward().step().check("FX102").status == PASS
+    # an optimizer over frozen parameters only: no step could consume gradients, so no pass either
+    frozen = Script().zero().backward(touched=0)
+    frozen.step(fresh=0)
+    frozen.events[-1].data["trainable"] = 0
+    for rule_id in ("FX102", "FX103"):
+        res = frozen.check(rule_id)
+        assert res.status == NA, (rule_id, res.evidence)
 
 
 def test_fx103_cleared_between_backward_and_step():
@@ -254,12 +261,19 @@ def test_fx206_same_prefix_in_consecutive_passes():
 def test_fx601_weights_only_checkpoint_unless_a_full_one_exists():
     weights = {"model_tensors": 4, "optimizer_state": 0, "scaler_state": 0, "scheduler_state": 0}
     full = dict(weights, optimizer_state=1)
-    s = Script().zero().backward().step().add(ev.CHECKPOINT, 70, target="ckpt.pt", **weights)
-    # the final weights (no step after the save) are an export, not a resume point
+    s = Script(status="completed").zero().backward().step().add(ev.CHECKPOINT, 70, target="ckpt.pt", **weights)
+    # the final weights (no step after the save, the script ran to its end) are an export, not a resume point
     assert s.check("FX601").status == NA
     s.zero().backward().step()  # training goes on after the save with the same optimizer
     res = s.check("FX601")
-    assert res.status == FAIL and res.findings[0].line == 70
+    assert res.status == FAIL and res.findings[0].line == 70 and "from ckpt.pt" in res.findings[0].message
+    # fxcheck cut the run right after the save: the loop would have gone on, so it is a resume point
+    cut = Script(status="stopped").zero().backward().step().add(ev.CHECKPOINT, 70, target="ckpt.pt", **weights)
+    assert cut.check("FX601").status == FAIL
+    # a pickled module or a best-model file is an export
+    for export in ({"target": "model.pt", "whole_module": True}, {"target": "runs/model_best.pth"}):
+        s = Script().zero().backward().step().add(ev.CHECKPOINT, 70, **export, **weights).zero().backward().step()
+        assert s.check("FX601").status == NA, export
     both = Script().zero().backward().step().add(ev.CHECKPOINT, 70, target="best.pt", **weights)
     both.add(ev.CHECKPOINT, 71, target="last.pt", **full).zero().backward().step()
     assert both.check("FX601").status == PASS
@@ -404,7 +418,13 @@ def test_fx305_inventory_from_captured_graphs():
     assert res.status == PASS and not res.findings
     assert "LayerNorm ×24 (no running stats; same in both modes)" in res.evidence
     assert "Dropout ×6 (active)" in res.evidence and "running stats ×0" in res.evidence
-    assert "eval (model#1): no graph (Dynamo could not trace)" in res.evidence
+    assert "eval (model#1): capture failed, no inventory (Dynamo could not trace)" in res.evidence
+    # a capture that failed everywhere earns no pass; a partial one says what may be missing
+    res = Script().add(ev.MODEL_GRAPH, 40, "model#1", phase="train", source="fxcheck", graphs=0, note="x").check("FX305")
+    assert res.status == NA and "capture failed" in res.evidence
+    res = Script().add(ev.MODEL_GRAPH, 30, "model#1", phase="train", source="fxcheck", graphs=2, layers=layers,
+                       breaks=["Tensor.item"]).check("FX305")
+    assert res.status == PASS and "partial: 2 graphs split at graph breaks (Tensor.item)" in res.evidence
     bn = [{"kind": "norm", "type": "BatchNorm2d", "training": False, "running_stats": True, "count": 2}]
     res = Script().add(ev.MODEL_GRAPH, 40, "model#1", phase="eval", source="fxcheck", graphs=1, layers=bn).check("FX305")
     assert "BatchNorm2d ×2 (keeps running stats; eval mode)" in res.evidence and "×0" not in res.evidence

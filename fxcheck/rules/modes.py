@@ -265,17 +265,22 @@ state, which knows the layers a model holds but not which of them ran.""",
 )
 def normalization_inventory(g: nx.DiGraph, r: Rule) -> Check:
     parts = []
+    captured = 0
     for e in events(g, ev.MODEL_GRAPH):
         d = e["data"]
         who = e["obj"] if d.get("source") == "fxcheck" else f"graph compiled by the script ({d.get('backend')})"
         if not d.get("graphs"):
-            parts.append(f"{d.get('phase')} ({who}): no graph ({d.get('note')})")
+            parts.append(f"{d.get('phase')} ({who}): capture failed, no inventory ({d.get('note')})")
             continue
+        captured += 1
         layers = d.get("layers") or []
         shown = layer_inventory(layers) or "no normalization or dropout layer"
         if not any(x["running_stats"] for x in layers if x["kind"] == "norm"):
             shown += "; BatchNorm/InstanceNorm with running stats ×0"
+        if d.get("breaks"):
+            shown += (f" — partial: {d['graphs']} graphs split at graph breaks ({'; '.join(map(str, d['breaks'][:2]))}); "
+                      f"layers in code Dynamo ran eagerly between them are missing")
         parts.append(f"{d.get('phase')} ({who} at {where(e)}): {shown}")
     if not parts:
         return r.result([], "no model graph captured (--no-graph, or no forward of a trained model seen)", applicable=False)
-    return r.result([], "; ".join(parts))
+    return r.result([], "; ".join(parts), applicable=captured > 0)

@@ -65,8 +65,8 @@ def stale_gradients(g: nx.DiGraph, r: Rule) -> Check:
     for opt in stepped_optimizers(g):
         for c in _complete(cycles(g, opt))[1:]:
             step = c.step_event
-            if step is None:
-                continue
+            if step is None or not (step["data"].get("fresh") or step["data"].get("stale")):
+                continue  # no gradient reached this step (frozen parameters): nothing could be stale
             checked += 1
             stale = step["data"].get("stale", 0)
             if stale:
@@ -82,7 +82,8 @@ def stale_gradients(g: nx.DiGraph, r: Rule) -> Check:
                  f"went into epoch {c.end['epoch']}'s first step at {where(c.end)}: that step mixes two epochs' data",
                  first, c.index)
     evidence = (f"gradients were cleared between consecutive steps in {checked}/{checked} cycles "
-                f"(cleared at {_most_common_site(clears)})" if checked else "fewer than two optimizer steps observed")
+                f"(cleared at {_most_common_site(clears)})" if checked else
+                "fewer than two optimizer steps that gradients reached observed")
     if judged:
         evidence += f"; no accumulation tail carried across {judged} judged epoch boundary(ies)"
     found = hits.findings()
@@ -143,22 +144,25 @@ def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
     # its model was replaced after it was built, which FX205 reports
     orphaned = any(e["data"].get("orphans") for e in events(g, ev.BACKWARD))
     never_fed = {s["obj"] for s in steps} - {s["obj"] for s in steps if s["data"].get("fresh")}
-    for s in steps:
+    judged = [s for s in steps if s["data"].get("trainable", 1) and not (orphaned and s["obj"] in never_fed)]
+    for s in judged:  # not: every parameter frozen (nothing could get gradients), or FX205's case
         d = s["data"]
-        if not d.get("trainable", 1) or (orphaned and s["obj"] in never_fed):
-            continue  # every parameter frozen (nothing could get gradients), or FX205's case
         if not d.get("fresh") and not d.get("cleared_before_step"):
             hits.add(f"{s['obj']}.step() at {where(s)} ran with no backward since its previous step "
                      f"(0 of {d.get('params')} parameters received new gradients)", s)
-    closures = sum(1 for s in steps if s["data"].get("closure"))
-    evidence = f"{len(steps)}/{len(steps)} optimizer steps consumed gradients from a backward"
+    closures = sum(1 for s in judged if s["data"].get("closure"))
+    evidence = f"{len(judged)}/{len(judged)} optimizer steps consumed gradients from a backward"
     if closures:
         evidence += f" ({closures} inside a step closure)"
     found = hits.findings()
     if found:
-        evidence = f"{sum(1 for s in steps if not s['data'].get('fresh') and not s['data'].get('cleared_before_step'))}" \
-                   f" of {len(steps)} optimizer steps had no backward"
-    return r.result(found, evidence if steps else "no optimizer step observed", applicable=bool(steps))
+        evidence = f"{sum(1 for s in judged if not s['data'].get('fresh') and not s['data'].get('cleared_before_step'))}" \
+                   f" of {len(judged)} optimizer steps had no backward"
+    elif not judged:
+        evidence = ("no optimizer step observed" if not steps else
+                    f"{len(steps)} optimizer step(s), none over parameters that could get gradients (all frozen, "
+                    f"or a model replaced after its optimizer: FX205)")
+    return r.result(found, evidence, applicable=bool(judged))
 
 
 @rule(
@@ -189,8 +193,8 @@ def gradients_cleared_before_step(g: nx.DiGraph, r: Rule) -> Check:
     for opt in stepped_optimizers(g):
         for c in _complete(cycles(g, opt)):
             step = c.step_event
-            if step is None:
-                continue
+            if step is None or not (step["data"].get("fresh") or step["data"].get("cleared_before_step")):
+                continue  # no backward fed this step (FX102's case, or every parameter frozen): nothing reached it
             checked += 1
             d = step["data"]
             if d.get("cleared_before_step") and not d.get("fresh"):
@@ -204,7 +208,8 @@ def gradients_cleared_before_step(g: nx.DiGraph, r: Rule) -> Check:
     found = hits.findings()
     evidence = f"gradients reached the step in {checked}/{checked} cycles" if not found else \
         f"{len(found)} place(s) clear gradients between backward and step"
-    return r.result(found, evidence if checked else "no optimizer step observed", applicable=checked > 0)
+    return r.result(found, evidence if checked else "no optimizer step that a backward fed gradients",
+                    applicable=checked > 0)
 
 
 def _scaled_cycles(g: nx.DiGraph) -> list[tuple[str, Cycle]]:

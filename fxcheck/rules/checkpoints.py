@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import networkx as nx
 
 from fxcheck import events as ev
@@ -18,7 +20,9 @@ values, and never changing what is written): model weights with no optimizer sta
 GradScaler / LR scheduler state while those are in use, are flagged when the optimizer that
 trained those weights steps again afterwards (a resume point) — unless the run also wrote a
 complete checkpoint, in which case weights-only files are exports. A save after an optimizer's last
-step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export.""",
+step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export; a
+save right before fxcheck's cut is judged as the resume point it would have been. A pickled module
+(`torch.save(model, f)`) and a file whose name says "best" are best-model exports, not resume points.""",
     why="""
 Resuming from such a checkpoint silently restarts Adam's moments, the loss scale and the LR
 schedule: the resumed run behaves differently from an uninterrupted one, with no error.""",
@@ -29,7 +33,8 @@ torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()}, "ckpt.pt")""",
     limits="""
 Only torch.save is watched (not safetensors or framework checkpointing); a payload is judged by
-the shape of its state dicts.""",
+the shape of its state dicts. A resume checkpoint saved as a pickled module, or under a name with
+"best" in it, is taken for an export and not judged.""",
     hint="save optimizer.state_dict() (and scheduler / scaler state dicts) next to the model weights",
 )
 def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
@@ -37,14 +42,23 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
     first_step = next((e["seq"] for e in events(g, ev.OPTIMIZER_STEP, ev.SCALER_STEP)), None)
     steps = events(g, ev.OPTIMIZER_STEP)
 
+    stopped = g.graph["meta"].get("status") == "stopped"  # fxcheck cut the run: its loop would have gone on
+
     def training_goes_on(e: dict) -> bool:
-        """An optimizer that stepped before the save steps again after it: the file is a resume point.
-        A save after an optimizer's last step (a final or hand-off export) needs no optimizer state."""
+        """An optimizer that stepped before the save steps again after it, or would have beyond fxcheck's
+        cut: the file is a resume point. A save after an optimizer's last step (a final or hand-off
+        export) needs no optimizer state."""
         before = {s["obj"] for s in steps if s["seq"] < e["seq"]}
-        return any(s["obj"] in before for s in steps if s["seq"] > e["seq"])
+        after = [s["obj"] for s in steps if s["seq"] > e["seq"]]
+        return bool(before) and (any(o in before for o in after) or (stopped and not after))
+
+    def export(e: dict) -> bool:
+        """A pickled module (`torch.save(model, f)`) or a best-model file is an export, not a resume point."""
+        name = os.path.basename(str(e["data"].get("target") or "")).lower()
+        return bool(e["data"].get("whole_module")) or "best" in name
 
     saves = [e for e in events(g, ev.CHECKPOINT) if first_step is not None and e["seq"] > first_step
-             and e["data"].get("model_tensors") and training_goes_on(e)]
+             and e["data"].get("model_tensors") and training_goes_on(e) and not export(e)]
     scaler_used = {e["seq"] for e in events(g, ev.SCALER_STEP) if e["obj"] in enabled_scalers(g)}
     sched_used = {e["seq"] for e in events(g, ev.SCHEDULER_STEP)}
 
@@ -71,5 +85,7 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
         evidence = f"{len(complete)} complete checkpoint(s) written during training" + \
             (f" ({exports} weights-only export(s) beside them)" if exports else "")
     else:
-        evidence = "no checkpoint written during training"
+        exported = sum(1 for e in events(g, ev.CHECKPOINT) if e["data"].get("model_tensors") and export(e))
+        evidence = "no checkpoint written during training" + (
+            f" ({exported} best-model export(s): a pickled module or a file named best)" if exported else "")
     return r.result(found, evidence, applicable=bool(saves))

@@ -140,8 +140,8 @@ class LoaderTracker:
         # the numbers held by the frame that iterates the loader, at the start and end of each pass
         frame = self.rec.loop_frame()
         event = self.rec.emit(ev.LOADER_PASS, st.key, index=st.passes, length=length, cut=cut, batches=0,
-                              frame=_frame_name(frame), locals_start=numeric_locals(frame),
-                              models_start=self._models(frame), **accumulators_in(frame))
+                              frame=_frame_name(frame), locals_start=numeric_locals(frame, self.rec.is_user_file),
+                              models_start=self._models(frame), **accumulators_in(frame, self.rec.is_user_file))
         p_tensors = tensor_ids(frame)
         st.passes += 1
         p = _Pass(st, event, cut, announced=announced, tensors=p_tensors)
@@ -214,7 +214,7 @@ class LoaderTracker:
         """The pass ran out, was cut or superseded: note the frame's numbers, then finish it."""
         if p.active:
             frame = self.rec.loop_frame()
-            p.event.data["locals_end"] = numeric_locals(frame)
+            p.event.data["locals_end"] = numeric_locals(frame, self.rec.is_user_file)
             p.event.data["models_end"] = self._models(frame)
             p.event.data["recorded"] = recorded_tensors(frame, p.tensors)
             if p.divided:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import sys
 from typing import Any, Callable
 
 import torch
@@ -20,29 +21,69 @@ from fxcheck.events import Site
 ORDER_PREFIX = 32  # sample indices kept per pass to compare epochs' orders
 
 
-def numeric_locals(frame: Any) -> dict[str, float]:
-    """The numbers a frame holds (ints, floats, one-element CPU tensors): the values an accumulator takes."""
+def _number(value: Any) -> float | None:
+    """An int, float or one-element CPU tensor without autograd, as a float (never a device sync)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type == "cpu" and not value.requires_grad:
+        return float(value.item())
+    return None
+
+
+MAX_ENTRIES = 32  # attributes of one object / entries of one dict read at a pass's start and end
+
+
+def numeric_locals(frame: Any, is_user: Callable[[str], bool] = lambda path: False) -> dict[str, float]:
+    """The numbers a frame holds: its locals, the numeric attributes of objects of the user's classes
+    (`meter.sum`), and numeric entries of its dicts (`stats[loss]`): the values an accumulator takes."""
     out: dict[str, float] = {}
     if frame is None:
         return out
     for name, value in list(frame.f_locals.items()):
-        if isinstance(value, bool) or name.startswith("__"):
+        if name.startswith("__"):
             continue
-        if isinstance(value, (int, float)):
-            out[name] = float(value)
-        elif isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type == "cpu" \
-                and not value.requires_grad:
-            out[name] = float(value.item())
+        number = _number(value)
+        if number is not None:
+            out[name] = number
+        elif isinstance(value, dict):
+            for key, item in list(value.items())[:MAX_ENTRIES]:
+                if isinstance(key, str) and (number := _number(item)) is not None:
+                    out[f"{name}[{key}]"] = number
+        elif _user_class(type(value), is_user):
+            for attr, item in list(getattr(value, "__dict__", {}).items())[:MAX_ENTRIES]:
+                if (number := _number(item)) is not None:
+                    out[f"{name}.{attr}"] = number
     return out
+
+
+def _user_class(cls: type, is_user: Callable[[str], bool]) -> bool:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return bool(path) and is_user(path)
 
 
 def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _accumulated(target: ast.AST) -> str | None:
+    """The name an augmented assignment accumulates into: `total`, `meter.sum`, `stats[loss]`."""
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        return f"{target.value.id}.{target.attr}"
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
+            and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
+        return f"{target.value.id}[{target.slice.value}]"
+    return None
+
+
 @functools.lru_cache(maxsize=64)
 def accumulator_facts(path: str) -> dict[int, dict[str, Any]]:
-    """Per function of a file (by first line; 0 for the module): where each `name += ...` first is, and
+    """Per function of a file (by first line; 0 for the module): where each `name += ...` first is
+    (also `obj.attr += ...` and `d["key"] += ...`), where each `obj.method(...)` is first called, and
     which names are read as a difference (`total - last_logged`, directly or through one assignment):
     a total read that way is cumulative on purpose."""
     try:
@@ -54,30 +95,52 @@ def accumulator_facts(path: str) -> dict[int, dict[str, Any]]:
     scopes = [(0, tree)] + [(n.lineno, n) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for first, scope in scopes:
         augmented: dict[str, int] = {}
+        calls: dict[str, int] = {}  # object name -> first line calling one of its methods
         derived: dict[str, set[str]] = {}  # name -> names it was computed from
         subtracted: set[str] = set()
         for node in ast.walk(scope):
-            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                augmented.setdefault(node.target.id, node.lineno)
+            if isinstance(node, ast.AugAssign) and (name := _accumulated(node.target)):
+                augmented.setdefault(name, node.lineno)
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         derived.setdefault(target.id, set()).update(_names(node.value))
             elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
                 subtracted |= _names(node.left) | _names(node.right)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                owner = node.func.value.id
+                calls[owner] = min(node.lineno, calls.get(owner, node.lineno))
         differenced = set(subtracted)
         for name in subtracted:
             differenced |= derived.get(name, set())
-        found[first] = {"augmented": augmented, "differenced": sorted(differenced)}
+        found[first] = {"augmented": augmented, "calls": calls, "differenced": sorted(differenced)}
     return found
 
 
-def accumulators_in(frame: Any) -> dict[str, Any]:
+def accumulators_in(frame: Any, is_user: Callable[[str], bool] = lambda path: False) -> dict[str, Any]:
+    """Where the frame's scope accumulates: its own `+=` lines, and for objects of the user's classes
+    that it holds, the attributes their methods accumulate into (`self.sum += val` in a meter's
+    update), located at the frame's first call of one of that object's methods."""
     if frame is None:
         return {}
     code = frame.f_code
-    scopes = accumulator_facts(code.co_filename)
-    return scopes.get(0 if code.co_name == "<module>" else code.co_firstlineno, {})
+    facts = accumulator_facts(code.co_filename).get(0 if code.co_name == "<module>" else code.co_firstlineno, {})
+    if not facts:
+        return {}
+    augmented = dict(facts["augmented"])
+    for name, value in list(frame.f_locals.items()):
+        cls = type(value)
+        if name.startswith("__") or name not in facts["calls"] or not _user_class(cls, is_user):
+            continue
+        for method in vars(cls).values():
+            method_code = getattr(method, "__code__", None)
+            if method_code is None:
+                continue
+            inner = accumulator_facts(method_code.co_filename).get(method_code.co_firstlineno, {})
+            for target in inner.get("augmented", {}):
+                if target.startswith("self."):
+                    augmented.setdefault(f"{name}.{target[5:]}", facts["calls"][name])
+    return {"augmented": augmented, "differenced": facts["differenced"]}
 
 
 def optimizer_state_facts(opt: Any) -> dict[str, Any]:
@@ -125,6 +188,16 @@ def describe_payload(obj: Any, depth: int = 0) -> dict[str, int]:
             for k, n in describe_payload(value, depth + 1).items():
                 found[k] += n
     return found
+
+
+def save_target(f: Any) -> str:
+    """Where torch.save wrote: the path, also of an open file; otherwise what it wrote into."""
+    if isinstance(f, (str, os.PathLike)):
+        return os.fspath(f)
+    name = getattr(f, "name", None)
+    if isinstance(name, (str, os.PathLike)):
+        return os.fspath(name)
+    return f"a {type(f).__name__} object"
 
 
 def loss_divisor(tensors: Any) -> float | None:
@@ -188,9 +261,8 @@ class StateHooks:
             def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
                 rec.check_stopped()
                 facts = describe_payload(obj)
-                target = os.fspath(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
                 result = original(obj, f, *args, **kwargs)
-                rec.emit(ev.CHECKPOINT, None, target=str(target), **facts)
+                rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module), **facts)
                 return result
 
             return save

@@ -330,14 +330,17 @@ def same_epoch_order(g: nx.DiGraph, r: Rule) -> Check:
 
 ACCUMULATOR = re.compile(r"loss|correct|running|sum|acc|seen|samples|batches|tokens|metric|total|count", re.I)
 PERSISTENT = re.compile(r"step|global|iter|best|epoch|patience|lr|ema|seed|warmup|max|min", re.I)
+MEMBER = re.compile(r"(?:\.|\[)([^.\[\]]+)\]?$")  # the attribute or key of a dotted / subscripted name
 
 
 @rule(
     id="FX207", name="accumulator-not-reset", severity="warning",
     summary="a running loss/metric accumulator or batch counter carries its value into the next epoch",
     what="""
-Reads the numbers held by the frame that iterates each loader at the start and end of every pass.
-A running sum or counter (a name like running_loss, total, correct, n_batches) that changed during
+Reads the numbers held by the frame that iterates each loader at the start and end of every pass:
+its locals, the attributes of objects of the script's own classes (an AverageMeter's sum and count)
+and its dicts' entries. A running sum or counter (a name like running_loss, total, correct,
+n_batches) that changed during
 one epoch and starts the next epoch with the value it ended with, instead of its initial value, is
 flagged at the line that accumulates into it.""",
     why="""
@@ -358,8 +361,10 @@ for epoch in range(epochs):
         ...
         running_loss += loss.item()""",
     limits="""
-Only locals of the frame that runs the loop are read (not attributes such as self.total). Counters
-meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...), and a
+The frame that runs the loop is read: its locals, numeric attributes of objects of the script's own
+classes that it holds (a meter whose `update` does `self.sum += ...`, or `self.total` in a Trainer
+method) and numeric entries of its dicts; an attribute or entry counts only where the code
+accumulates into it with `+=`. Counters meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...), and a
 total the loop reads as a difference (`tr_loss - logging_loss`, the Hugging Face way) is taken as
 cumulative on purpose.""",
     hint="reset the accumulator at the start of each epoch (inside the epoch loop, before the batch loop)",
@@ -375,12 +380,17 @@ def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
         for prev, cur in zip(passes, passes[1:]):
             start, end, again = prev["data"]["locals_start"], prev["data"]["locals_end"], cur["data"]["locals_start"]
             cumulative = set(prev["data"].get("differenced") or ())  # read as differences: cumulative on purpose
+            augmented = prev["data"].get("augmented") or {}
             for name, initial in start.items():
-                if not ACCUMULATOR.search(name) or PERSISTENT.search(name) or name in cumulative:
+                member = MEMBER.search(name)  # `meter.sum`, `stats[loss]`: judged by the member's name
+                short = member.group(1) if member else name
+                if not ACCUMULATOR.search(short) or PERSISTENT.search(short) or name in cumulative:
                     continue
+                if member and name not in augmented:
+                    continue  # an attribute or entry only counts where the code accumulates into it (`+=`)
                 watched.add(name)
                 if name in end and name in again and end[name] != initial and again[name] == end[name]:
-                    line = (prev["data"].get("augmented") or {}).get(name)
+                    line = augmented.get(name)
                     at = dict(prev, line=line) if line else cur
                     hits.add(f"`{name}` went from {initial:g} to {end[name]:g} during epoch {prev['epoch']} and started "
                              f"epoch {cur['epoch']} at {again[name]:g}: it is never reset between epochs", at)

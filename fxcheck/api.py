@@ -141,7 +141,8 @@ class Result:
                  + f" · observed {observed.get('structure', '')} · {run.get('reason')}"]
         for f in findings:
             place = f"{f.file}:{f.line}" if f.file else "<unknown place>"
-            lines.append(f"{f.rule} {f.name} ({f.severity}) at {place} · epoch {f.epoch}, step {f.step}")
+            at = ", ".join(f"{k} {v}" for k, v in (("epoch", f.epoch), ("step", f.step)) if v is not None)
+            lines.append(f"{f.rule} {f.name} ({f.severity}) at {place}" + (f" · {at}" if at else ""))
             lines.append(f"    {f.message}")
             if f.hint:
                 lines.append(f"    fix: {f.hint}")

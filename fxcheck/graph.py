@@ -265,6 +265,8 @@ def observed(g: nx.DiGraph) -> dict[str, Any]:
         "hand_updates": len(events(g, ev.HAND_UPDATE)),
         "optimizer_cycles": cycles,
         "evaluation_phases": len(evaluation_phases(g)),
+        "backwards": len(events(g, ev.BACKWARD)),
+        "clip_calls": len(events(g, ev.CLIP)),
         "events": len(events(g)),
         "structure": _structure(g, passes, batches, steps),
     }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from conftest import SAMPLES, expectations
+from conftest import CORPUS, SAMPLES, expectations
 
 BUGGY = sorted(p for p in SAMPLES.glob("fx*.py"))
 CLEAN = sorted(p for p in SAMPLES.glob("clean_*.py"))
+ALL = sorted(SAMPLES.glob("*.py")) + sorted(CORPUS.glob("*.py"))
 
 
 @pytest.mark.parametrize("sample", BUGGY, ids=lambda p: p.stem)
@@ -44,3 +47,28 @@ def test_every_rule_has_a_buggy_sample():
     # info rules never fail: FX305's inventory is checked on the LayerNorm and graph-break samples
     registered = {r.id for r in all_rules() if r.severity != "info"}
     assert registered <= covered, sorted(registered - covered)
+
+
+# what each "N/N <things>" in a pass's evidence counts, and the observed total it can never exceed
+COUNTED = [("optimizer steps", "optimizer_steps"), ("cycles", "optimizer_cycles"), ("evaluation phases", "evaluation_phases"),
+           ("clip calls", "clip_calls"), ("backward passes", "backwards"), ("epochs", "epochs_begun")]
+FRACTION = re.compile(r"(\d+)/(\d+) ([a-zA-Z ]+)")
+
+
+@pytest.mark.parametrize("script", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_pass_is_earned_by_what_the_run_observed(script, traced):
+    """A pass's evidence counts only what the trace contains: "N/N" with N > 0, never more than the
+    run's own totals; a run that observed no optimizer step has no pass at all."""
+    run = traced(script)
+    if run.report is None:
+        pytest.skip("no report (the corpus and sample tests say why)")
+    observed = run.report["observed"]
+    passes = [c for c in run.report["checks"] if c["status"] == "pass"]
+    if not observed["optimizer_cycles"]:
+        assert passes == [], passes
+    for c in passes:
+        for done, of, what in FRACTION.findall(c["evidence"]):
+            assert done == of and int(of) > 0, (c["rule"], c["evidence"])
+            for noun, key in COUNTED:
+                if what.startswith(noun) or what.startswith(f"accumulation {noun}"):
+                    assert int(of) <= observed[key], (c["rule"], c["evidence"], key, observed[key])

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fxcheck.report import Report, loop_lines, model_graphs, model_modes, sections
-from fxcheck.rules import FAIL, NA, PASS
+from fxcheck.rules import FAIL, NA, PASS, when
 
 MARK = {PASS: "✅ pass", FAIL: "❌ fail", NA: "— n/a"}
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
@@ -68,8 +68,9 @@ def render(report: Report, console: Console) -> None:
     for f in findings:
         style = "bold red" if f.severity == "error" else ("yellow" if f.severity == "warning" else "cyan")
         place = f"{f.file}:{f.line}" if f.file else "<unknown place>"
+        at = when(f.epoch, f.step)
         console.print(Text.assemble(("❌ " if f.severity != "info" else "ℹ ", style), (f"{f.rule} {f.name}", style),
-                                    f" ({f.severity}) ", (place, "bold"), f" · epoch {f.epoch}, step {f.step}"))
+                                    f" ({f.severity}) ", (place, "bold"), f" · {at}" if at else ""))
         console.print(f"   {f.message}", highlight=False)
         if f.hint:
             console.print(Text(f"   fix: {f.hint}", style="dim"))

@@ -11,6 +11,7 @@ from rich.text import Text
 from fxcheck.diff import CycleDiff, StatusChange, TraceDiff, signature
 from fxcheck.graph import observed, where
 from fxcheck.report.console import MARK, STYLE
+from fxcheck.rules import when
 
 CONTEXT = 2  # identical events shown around each change
 MAX_LINES = 60  # of the event listing; runs that differ throughout would otherwise print all of it
@@ -123,4 +124,4 @@ def _status(change: StatusChange, console: Console, verdict_changed: bool) -> No
         for f in findings:
             place = f"{f.file}:{f.line}" if f.file else "<unknown place>"
             console.print(Text.assemble(f"    {side} ", (place, SIDE_STYLE[side]),
-                                        f" · epoch {f.epoch}, step {f.step}: {f.message}"))
+                                        f" · {when(f.epoch, f.step) or 'no epoch or step'}: {f.message}"))

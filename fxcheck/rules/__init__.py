@@ -22,6 +22,11 @@ CATEGORIES = {
 }
 
 
+def when(epoch: Any, step: Any) -> str:
+    """"epoch 2, step 11", leaving out what is not known."""
+    return ", ".join(f"{name} {value}" for name, value in (("epoch", epoch), ("step", step)) if value is not None)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One distinct occurrence of a rule's pattern, located in the user's script."""
@@ -123,7 +128,8 @@ class Occurrences:
         for hits in self._by_line.values():
             message, at, step = hits[0]
             if len(hits) > 1:
-                message += f" (seen {len(hits)} times; first at epoch {at.get('epoch')}, step {step or at.get('step')})"
+                first = when(at.get("epoch"), step or at.get("step"))
+                message += f" (seen {len(hits)} times" + (f"; first at {first})" if first else ")")
             out.append(self.rule.finding(message, at, step))
         return out
 

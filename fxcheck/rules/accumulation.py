@@ -137,8 +137,12 @@ def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
     evidence = (f"no accumulated gradients were dropped at {judged} judged epoch end(s)" if not found
                 else f"{len(found)} place(s) drop a partial accumulation cycle")
     accumulating = any((accumulation(g, p) or 1) > 1 for p in training)
-    return r.result(found, evidence if accumulating else "no gradient accumulation observed",
-                    applicable=accumulating and judged > 0)
+    if not accumulating:
+        evidence = ("no training DataLoader: no epoch end to judge (a loop without epochs)" if not training
+                    else "no gradient accumulation over a training DataLoader observed")
+    elif not judged:
+        evidence = "no epoch end observed that ended the way the real one does (fxcheck's cut falls elsewhere)"
+    return r.result(found, evidence, applicable=accumulating and judged > 0)
 
 
 LOSS_NAME = re.compile(r"loss", re.I)

@@ -392,14 +392,15 @@ graph (4 levels); a longer chain is reported as unscaled.""",
 )
 def unscaled_backward(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
-    backwards = 0
+    seen: set[int] = set()  # a backward that feeds two optimizers is one backward pass
     for opt, c in _scaled_cycles(g):
         for e in c.touching(ev.BACKWARD):
-            backwards += 1
+            seen.add(e["seq"])
             if not e["data"].get("scaled"):
                 hits.add(f"backward at {where(e)} ran on a tensor not produced by scaler.scale(), but "
                          f"{c.end['obj']} steps {opt}: these gradients get divided by the loss scale", e, c.index)
     found = hits.findings()
+    backwards = len(seen)
     evidence = (f"{backwards}/{backwards} backward passes in GradScaler-stepped cycles ran on scaled losses"
                 if not found else f"{len(found)} backward call site(s) run on unscaled losses")
     return r.result(found, evidence if backwards else "no cycle stepped through an enabled GradScaler",

@@ -140,8 +140,9 @@ def _outcome(path: str, args: list[str], limits: Limits, capture: Capture, cwd: 
         "script": path, "args": list(args), "cwd": cwd,
         "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps, "graph": limits.graph},
         "status": status, "reason": reason, "seconds": round(seconds, 3),
+        # loop heads of the training loop (seen once training began), not of data preparation before it
         "loops": [{"file": rec._show(f), "line": line, "iterations": n}
-                  for (f, line), n in sorted(capture.tracer.loop_hits.items())],
+                  for (f, line), n in sorted((capture.tracer.training_loop_hits or capture.tracer.loop_hits).items())],
     }
     return RunOutcome(Trace(meta, list(rec.objects.values()), list(rec.events)), status, reason, user_tb, seconds)
 

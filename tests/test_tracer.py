@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import SAMPLES
+from conftest import SAMPLES, SCRIPTS
 
 
 def test_coverage_still_measures_the_script_under_fxcheck(tmp_path):
@@ -46,3 +46,11 @@ def test_previous_tracer_gets_events_and_is_restored(tmp_path):
     assert outcome.status == "completed"
     assert after is theirs
     assert ("line", 2) in seen and seen.count(("call", 1)) == 3
+
+
+def test_loop_summary_lists_the_training_loop_not_data_preparation(trace_cli):
+    run = trace_cli(SCRIPTS / "data_prep_loops.py")
+    text = run.stdout.replace("\n", " ")  # the line may wrap
+    heads = text[text.index("Loop heads"):text.index("Order of operations")]
+    assert "data_prep_loops.py:14" in heads and "data_prep_loops.py:15" in heads, heads
+    assert "data_prep_loops.py:7 " not in heads, heads  # the tokenizer's loop ran before training

@@ -219,6 +219,7 @@ class Hooks:
         return found
 
     def _stepped(self, key: str, seq: int) -> None:
+        self.tracer.training[0] = True
         self.loaders.note_step()
         self.grads.last_step[key] = seq
         self.rec.step_calls[key] = self.rec.step_calls.get(key, 0) + 1
@@ -308,6 +309,7 @@ class Hooks:
             walked.data.update(hand_updated=len(shapes) - len(untrained), orphan_shapes=untrained[:4])
         self.rec.emit(ev.HAND_UPDATE, None, Site(), backward=event.seq, params=len(changed), of=len(saved))
         self.rec.step_calls["hand"] = self.rec.step_calls.get("hand", 0) + 1
+        self.tracer.training[0] = True
         self.loaders.note_step()
         self._window()
 

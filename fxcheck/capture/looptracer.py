@@ -81,6 +81,10 @@ class LoopTracer:
         # file name -> local tracer for user files, None for everything else (the per-file cache)
         self._file_tracer: dict[str, TraceFn | None] = {}
         self.loop_hits: Counter[tuple[str, int]] = Counter()
+        # loop heads that ran once training had begun (the first optimizer step or update by hand):
+        # the training loop's, not those of data preparation before it
+        self.training_loop_hits: Counter[tuple[str, int]] = Counter()
+        self.training = [False]  # set by the hooks at the first step
         # the latest hand edit of gradients / optimizer state that ran in the user's files: (file name, line)
         self.last_edit: dict[int, tuple[str, int]] = {}
         self._prev: TraceFn | None = None
@@ -107,7 +111,7 @@ class LoopTracer:
         return tracer
 
     def _make_local(self, filename: str, marks: dict[int, int]) -> TraceFn:
-        hits = self.loop_hits
+        hits, training_hits, training = self.loop_hits, self.training_loop_hits, self.training
         edits = self.last_edit
         get = marks.get
 
@@ -117,6 +121,8 @@ class LoopTracer:
                 if mark is not None:
                     if mark == LOOP_HEAD:
                         hits[(filename, frame.f_lineno)] += 1
+                        if training[0]:
+                            training_hits[(filename, frame.f_lineno)] += 1
                     else:
                         edits[mark] = (filename, frame.f_lineno)
             return local

@@ -42,7 +42,7 @@ def render(report: Report, console: Console) -> None:
     loops = [lp for lp in meta.get("loops") or [] if lp.get("iterations", 0) > 1]
     if loops:
         shown = ", ".join(f"{lp['file']}:{lp['line']} ×{lp['iterations']}" for lp in loops[:6])
-        console.print(f"Loop heads seen by the line tracer (it runs at each epoch's start and end): {shown}",
+        console.print(f"Loop heads run once training began (the line tracer runs at each epoch's start and end): {shown}",
                       highlight=False)
 
     for category, checks in sections(report.checks):

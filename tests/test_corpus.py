@@ -36,9 +36,9 @@ def test_corpus_script(name, traced):
         assert status["status"] != "crashed", status
     if entry.get("exit") == EXIT_NOTHING:
         assert run.code == EXIT_NOTHING, run.stdout
-        assert run.report["observed"]["optimizer_steps"] == 0
+        assert run.report["observed"]["optimizer_cycles"] == 0
     else:
-        assert run.report["observed"]["optimizer_steps"] >= 1
+        assert run.report["observed"]["optimizer_cycles"] >= 1  # optimizer steps or updates by hand
 
 
 def test_answer_keys_cover_every_script_and_every_rule():

@@ -463,7 +463,10 @@ class Hooks:
                 params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
                 hooks._observe(gs.UNEXPLAINED)
                 limit = args[0] if args else next(iter(kwargs.values()), None)
-                data = {"function": name, "optimizers": hooks.grads.owners(params), "limit": _floats(limit)}
+                # the optimizers whose gradients it clips: owners of the parameters that hold one (a frozen
+                # encoder's optimizer has nothing clipped)
+                held = [p for p in params if isinstance(p, torch.Tensor) and p.grad is not None]
+                data = {"function": name, "optimizers": hooks.grads.owners(held), "limit": _floats(limit)}
                 hooks._depth["clip"] += 1
                 try:
                     return hooks._call(ev.CLIP, None, data, original, params, *args, **kwargs)

@@ -52,10 +52,18 @@ def numeric_locals(frame: Any, is_user: Callable[[str], bool] = lambda path: Fal
                 if isinstance(key, str) and (number := _number(item)) is not None:
                     out[f"{name}[{key}]"] = number
         elif _user_class(type(value), is_user):
-            for attr, item in list(getattr(value, "__dict__", {}).items())[:MAX_ENTRIES]:
-                if (number := _number(item)) is not None:
-                    out[f"{name}.{attr}"] = number
+            _attributes(out, name, value, is_user, depth=1)
     return out
+
+
+def _attributes(out: dict[str, float], prefix: str, obj: Any, is_user: Callable[[str], bool], depth: int) -> None:
+    """Numeric attributes of an object of the user's classes, and of such objects it holds (a Trainer's
+    `self.loss_meter.sum`), `depth` levels down."""
+    for attr, item in list(getattr(obj, "__dict__", {}).items())[:MAX_ENTRIES]:
+        if (number := _number(item)) is not None:
+            out[f"{prefix}.{attr}"] = number
+        elif depth and _user_class(type(item), is_user):
+            _attributes(out, f"{prefix}.{attr}", item, is_user, depth - 1)
 
 
 def _user_class(cls: type, is_user: Callable[[str], bool]) -> bool:
@@ -77,6 +85,15 @@ def _accumulated(target: ast.AST) -> str | None:
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
             and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
         return f"{target.value.id}[{target.slice.value}]"
+    return None
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """`meter` or `self.loss_meter`: the object a method is called on, as the loop names it."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
     return None
 
 
@@ -107,8 +124,7 @@ def accumulator_facts(path: str) -> dict[int, dict[str, Any]]:
                         derived.setdefault(target.id, set()).update(_names(node.value))
             elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
                 subtracted |= _names(node.left) | _names(node.right)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-                owner = node.func.value.id
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (owner := _dotted(node.func.value)):
                 calls[owner] = min(node.lineno, calls.get(owner, node.lineno))
         differenced = set(subtracted)
         for name in subtracted:
@@ -128,19 +144,30 @@ def accumulators_in(frame: Any, is_user: Callable[[str], bool] = lambda path: Fa
     if not facts:
         return {}
     augmented = dict(facts["augmented"])
+    held: list[tuple[str, Any]] = []  # the objects the loop calls methods of, as it names them
     for name, value in list(frame.f_locals.items()):
-        cls = type(value)
-        if name.startswith("__") or name not in facts["calls"] or not _user_class(cls, is_user):
+        if name.startswith("__") or not _user_class(type(value), is_user):
             continue
-        for method in vars(cls).values():
-            method_code = getattr(method, "__code__", None)
-            if method_code is None:
-                continue
-            inner = accumulator_facts(method_code.co_filename).get(method_code.co_firstlineno, {})
-            for target in inner.get("augmented", {}):
-                if target.startswith("self."):
-                    augmented.setdefault(f"{name}.{target[5:]}", facts["calls"][name])
+        held.append((name, value))
+        held.extend((f"{name}.{attr}", item) for attr, item in list(getattr(value, "__dict__", {}).items())[:MAX_ENTRIES]
+                    if _user_class(type(item), is_user))
+    for name, value in held:
+        if name not in facts["calls"]:
+            continue
+        for target in _self_accumulated(type(value)):
+            augmented.setdefault(f"{name}.{target}", facts["calls"][name])
     return {"augmented": augmented, "differenced": facts["differenced"]}
+
+
+def _self_accumulated(cls: type) -> set[str]:
+    """Attributes the class's own methods accumulate into (`self.sum += val`)."""
+    found: set[str] = set()
+    for method in vars(cls).values():
+        code = getattr(method, "__code__", None)
+        if code is not None:
+            inner = accumulator_facts(code.co_filename).get(code.co_firstlineno, {})
+            found |= {t[5:] for t in inner.get("augmented", {}) if t.startswith("self.")}
+    return found
 
 
 def optimizer_state_facts(opt: Any) -> dict[str, Any]:

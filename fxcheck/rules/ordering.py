@@ -134,7 +134,9 @@ loss = criterion(model(x), y)
 loss.backward()
 optimizer.step()""",
     limits="""
-Gradients computed with `torch.autograd.grad` and never written to `.grad` count as no gradients.""",
+Gradients computed with `torch.autograd.grad` and never written to `.grad` count as no gradients.
+Steps of an optimizer whose parameters are all frozen are not judged (nothing could reach them), and
+a run without such a step is n/a, not a pass.""",
     hint="call loss.backward() before optimizer.step() in every cycle",
 )
 def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
@@ -184,7 +186,8 @@ loss.backward()
 optimizer.step()""",
     limits="""
 Only a step that sees none of its cycle's gradients is flagged; clearing the gradients of a part of
-the model on purpose (to freeze it for a step) is allowed.""",
+the model on purpose (to freeze it for a step) is allowed. Only cycles whose step a backward fed
+are counted as evidence.""",
     hint="clear gradients before the forward/backward of the cycle (or after the step), never between backward and step",
 )
 def gradients_cleared_before_step(g: nx.DiGraph, r: Rule) -> Check:
@@ -296,7 +299,9 @@ loss.backward()
 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
 optimizer.step()""",
     limits="""
-Only clipping through torch.nn.utils is seen.""",
+Only clipping through torch.nn.utils is seen. A clip is placed against the optimizers whose
+parameters hold gradients when it runs; with no optimizer step to order it against (a model updated
+by hand) it is not judged.""",
     hint="clip between backward and optimizer.step()",
 )
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:

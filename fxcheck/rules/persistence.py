@@ -362,8 +362,8 @@ for epoch in range(epochs):
         running_loss += loss.item()""",
     limits="""
 The frame that runs the loop is read: its locals, numeric attributes of objects of the script's own
-classes that it holds (a meter whose `update` does `self.sum += ...`, or `self.total` in a Trainer
-method) and numeric entries of its dicts; an attribute or entry counts only where the code
+classes that it holds, one level down too (a meter whose `update` does `self.sum += ...`, a
+Trainer's `self.loss_meter`, `self.total` in a Trainer method) and numeric entries of its dicts; an attribute or entry counts only where the code
 accumulates into it with `+=`. Counters meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...), and a
 total the loop reads as a difference (`tr_loss - logging_loss`, the Hugging Face way) is taken as
 cumulative on purpose.""",

@@ -123,13 +123,16 @@ class Occurrences:
         at = at or {}
         self._by_line.setdefault((at.get("file"), at.get("line")), []).append((message, at, step))
 
-    def findings(self) -> list[Finding]:
+    def findings(self, checked: str | None = None) -> list[Finding]:
+        """One finding per line. `checked` says what the rule looked at when that is not every such
+        event of the run ("of the 4 backward passes walked"), so a count reads against the right total."""
         out = []
         for hits in self._by_line.values():
             message, at, step = hits[0]
-            if len(hits) > 1:
+            if len(hits) > 1 or checked:
                 first = when(at.get("epoch"), step or at.get("step"))
-                message += f" (seen {len(hits)} times" + (f"; first at {first})" if first else ")")
+                seen = f"seen {len(hits)} time(s)" + (f" {checked}" if checked else "")
+                message += f" ({seen}" + (f"; first at {first})" if first else ")")
             out.append(self.rule.finding(message, at, step))
         return out
 

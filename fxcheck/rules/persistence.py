@@ -268,7 +268,8 @@ def parameters_not_optimized(g: nx.DiGraph, r: Rule) -> Check:
             also = f"; {e['data']['hand_updated']} other(s) are updated by hand" if e["data"].get("hand_updated") else ""
             hits.add(f"backward at {where(e)} writes gradients to {n} parameter(s) that no optimizer holds and "
                      f"nothing updates (shapes {shapes}): they never train{also}", e)
-    found = hits.findings()
+    found = hits.findings(checked=f"in the {len(walked)} backward passes walked (the first ones of each epoch) "
+                                  f"of {len(events(g, ev.BACKWARD))} in the run")
     if found:
         evidence = f"{len(found)} backward call site(s) reach parameters that nothing trains"
     else:

@@ -99,6 +99,9 @@ def step_boundary(e: dict[str, Any]) -> str | None:
     return is_step(e["kind"], e["obj"], e["data"])
 
 
+HAND = "hand-update"  # the step counter of a model updated by hand (no optimizer)
+
+
 def build(trace: Trace) -> nx.DiGraph:
     g = nx.DiGraph(meta=trace.meta)
     for o in trace.objects:
@@ -109,6 +112,8 @@ def build(trace: Trace) -> nx.DiGraph:
     starts = {epoch.seq: epoch.index for epoch in model.epochs}
     ordered: list[dict[str, Any]] = []
     primary_opt = next((e.obj for e in trace.events if e.kind == ev.OPTIMIZER_STEP), None)
+    if primary_opt is None and any(e.kind == ev.HAND_UPDATE for e in trace.events):
+        primary_opt = HAND  # a model updated by hand: its updates number the steps
     epoch = 0 if model.epochs and model.epochs[0].seq > 0 else 1
     batch: int | None = None
     steps_done: dict[str, int] = {}
@@ -141,7 +146,7 @@ def build(trace: Trace) -> nx.DiGraph:
                 g.add_node(key, node="object", type=key.split("#")[0], cls="?", file=None, line=None,
                            function=None, attrs={})
             g.add_edge(key, node, rel="involves")
-        ended = step_boundary(attrs)
+        ended = step_boundary(attrs) or (HAND if e.kind == ev.HAND_UPDATE else None)
         if ended:
             steps_done[ended] = steps_done.get(ended, 0) + 1
     g.graph["events"] = ordered

@@ -36,7 +36,7 @@ CONTEXT = (ev.LOADER_PASS, ev.LOADER_BATCH, ev.MODULE_MODE, ev.CHECKPOINT, ev.OP
 # After a step, these finish that step's cycle wherever they run before the next cycle's work.
 BOOKKEEPING = (ev.SCALER_UPDATE, ev.SCHEDULER_STEP, ev.CLIP)
 
-_SEEN = re.compile(r"\(seen (\d+) times;")
+_SEEN = re.compile(r"\(seen (\d+) times\b")
 
 
 @dataclass(frozen=True)

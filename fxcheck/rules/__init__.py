@@ -131,7 +131,7 @@ class Occurrences:
             message, at, step = hits[0]
             if len(hits) > 1 or checked:
                 first = when(at.get("epoch"), step or at.get("step"))
-                seen = f"seen {len(hits)} time(s)" + (f" {checked}" if checked else "")
+                seen = (f"seen {len(hits)} times" if len(hits) > 1 else "seen once") + (f" {checked}" if checked else "")
                 message += f" ({seen}" + (f"; first at {first})" if first else ")")
             out.append(self.rule.finding(message, at, step))
         return out

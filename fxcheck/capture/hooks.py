@@ -40,6 +40,7 @@ def _floats(values: Any) -> Any:
         return None
 
 
+HAND = "hand"  # the step counter of parameters updated by hand (no optimizer holds them)
 WINDOW = 2  # optimizer cycles traced line by line at the start and at the end of each epoch
 
 
@@ -307,11 +308,8 @@ class Hooks:
         for walked, shapes in self._walked:  # which of each walked backward's orphans are trained by hand
             untrained = [shape for i, shape in shapes.items() if i not in self._hand_trained]
             walked.data.update(hand_updated=len(shapes) - len(untrained), orphan_shapes=untrained[:4])
-        self.rec.emit(ev.HAND_UPDATE, None, Site(), backward=event.seq, params=len(changed), of=len(saved))
-        self.rec.step_calls["hand"] = self.rec.step_calls.get("hand", 0) + 1
-        self.tracer.training[0] = True
-        self.loaders.note_step()
-        self._window()
+        update = self.rec.emit(ev.HAND_UPDATE, None, Site(), backward=event.seq, params=len(changed), of=len(saved))
+        self._stepped(HAND, update.seq)
 
     def _walk_graph(self) -> bool:
         """Walk the autograd graph (for parameters no optimizer holds) on the first backwards of each epoch."""

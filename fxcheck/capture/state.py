@@ -76,25 +76,21 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _accumulated(target: ast.AST) -> str | None:
-    """The name an augmented assignment accumulates into: `total`, `meter.sum`, `stats[loss]`."""
-    if isinstance(target, ast.Name):
-        return target.id
-    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-        return f"{target.value.id}.{target.attr}"
-    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
-            and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
-        return f"{target.value.id}[{target.slice.value}]"
-    return None
-
-
 def _dotted(node: ast.AST) -> str | None:
-    """`meter` or `self.loss_meter`: the object a method is called on, as the loop names it."""
+    """`meter` or `self.loss_meter`: a name, or one attribute of a name, as the loop writes it."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         return f"{node.value.id}.{node.attr}"
     return None
+
+
+def _accumulated(target: ast.AST) -> str | None:
+    """The name an augmented assignment accumulates into: `total`, `meter.sum`, `stats[loss]`."""
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
+            and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
+        return f"{target.value.id}[{target.slice.value}]"
+    return _dotted(target)
 
 
 @functools.lru_cache(maxsize=64)

@@ -114,7 +114,8 @@ def build(trace: Trace) -> nx.DiGraph:
     primary_opt = next((e.obj for e in trace.events if e.kind == ev.OPTIMIZER_STEP), None)
     if primary_opt is None and any(e.kind == ev.HAND_UPDATE for e in trace.events):
         primary_opt = HAND  # a model updated by hand: its updates number the steps
-    epoch = 0 if model.epochs and model.epochs[0].seq > 0 else 1
+    # events before the first epoch are epoch 0; a loop without epochs numbers none
+    epoch = None if not model.epochs else 0 if model.epochs[0].seq > 0 else 1
     batch: int | None = None
     steps_done: dict[str, int] = {}
     prev = None

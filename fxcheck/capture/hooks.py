@@ -29,6 +29,17 @@ from fxcheck.capture.state import StateHooks, loss_divisor, optimizer_state_fact
 from fxcheck.events import Site
 
 
+def _changed(saved: list[tuple[weakref.ref, torch.Tensor]]) -> set[int]:
+    """The ids of the live parameters whose value differs from the copy kept of them."""
+    changed = set()
+    with torch.no_grad():
+        for ref, before in saved:
+            p = ref()
+            if p is not None and not (p.shape == before.shape and torch.equal(p.detach(), before)):
+                changed.add(id(p))
+    return changed
+
+
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
@@ -294,12 +305,7 @@ class Hooks:
             return
         event, saved = self._snapshot
         self._snapshot = None
-        changed = set()
-        with torch.no_grad():
-            for ref, before in saved:
-                p = ref()
-                if p is not None and not (p.shape == before.shape and torch.equal(p.detach(), before)):
-                    changed.add(id(p))
+        changed = _changed(saved)
         if not changed:
             return
         if not changed <= self._hand_trained:
@@ -310,6 +316,15 @@ class Hooks:
             walked.data.update(hand_updated=len(shapes) - len(untrained), orphan_shapes=untrained[:4])
         update = self.rec.emit(ev.HAND_UPDATE, None, Site(), backward=event.seq, params=len(changed), of=len(saved))
         self._stepped(HAND, update.seq)
+
+    def _hand_clip(self, held: list[torch.Tensor]) -> dict[str, bool] | None:
+        """For a clip of parameters no optimizer holds: has the script already updated them by hand
+        since their backward (then the clip comes too late, as after a step)?"""
+        if self._snapshot is None:
+            return None
+        ids = {id(p) for p in held}
+        saved = [(ref, before) for ref, before in self._snapshot[1] if id(ref()) in ids]
+        return {"after_update": bool(_changed(saved))} if saved else None
 
     def _walk_graph(self) -> bool:
         """Walk the autograd graph (for parameters no optimizer holds) on the first backwards of each epoch."""
@@ -465,6 +480,9 @@ class Hooks:
                 # encoder's optimizer has nothing clipped)
                 held = [p for p in params if isinstance(p, torch.Tensor) and p.grad is not None]
                 data = {"function": name, "optimizers": hooks.grads.owners(held), "limit": _floats(limit)}
+                hand = hooks._hand_clip(held)
+                if hand is not None:
+                    data["hand"] = hand
                 hooks._depth["clip"] += 1
                 try:
                     return hooks._call(ev.CLIP, None, data, original, params, *args, **kwargs)

@@ -213,14 +213,31 @@ def describe_payload(obj: Any, depth: int = 0) -> dict[str, int]:
     return found
 
 
+def optimizer_states(obj: Any, depth: int = 0) -> list[tuple[dict, int]]:
+    """The optimizer state dicts in a loaded payload, with their number of param groups."""
+    if depth > 3:
+        return []
+    if isinstance(obj, dict):
+        groups = obj.get("param_groups")
+        if "state" in obj and isinstance(groups, list):
+            return [(obj, len(groups))]
+        return [found for value in obj.values() for found in optimizer_states(value, depth + 1)]
+    if isinstance(obj, (list, tuple)):
+        return [found for value in obj for found in optimizer_states(value, depth + 1)]
+    return []
+
+
+def file_path(f: Any) -> str | None:
+    """The path torch.save / torch.load was given, also as an open file; None for a buffer."""
+    for name in (f, getattr(f, "name", None)):
+        if isinstance(name, (str, os.PathLike)):
+            return os.fspath(name)
+    return None
+
+
 def save_target(f: Any) -> str:
     """Where torch.save wrote: the path, also of an open file; otherwise what it wrote into."""
-    if isinstance(f, (str, os.PathLike)):
-        return os.fspath(f)
-    name = getattr(f, "name", None)
-    if isinstance(name, (str, os.PathLike)):
-        return os.fspath(name)
-    return f"a {type(f).__name__} object"
+    return file_path(f) or f"a {type(f).__name__} object"
 
 
 def loss_divisor(tensors: Any) -> float | None:
@@ -275,6 +292,8 @@ class StateHooks:
     def __init__(self, rec: Recorder, tracer: LoopTracer, patch: Callable[[Any, str, Callable], None]) -> None:
         self.rec, self.tracer, self._patch = rec, tracer, patch
         self.sampler_loader: dict[int, str] = {}  # id(sampler) -> key of the loader using it
+        # optimizer state dicts in the file torch.load read last: id -> (param group count, absolute path)
+        self.loaded: dict[int, tuple[int, str]] = {}
 
     def install(self) -> None:
         rec = self.rec
@@ -285,16 +304,32 @@ class StateHooks:
                 rec.check_stopped()
                 facts = describe_payload(obj)
                 result = original(obj, f, *args, **kwargs)
-                rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module), **facts)
+                path = file_path(f)
+                rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module),
+                         **({"path": os.path.abspath(path)} if path else {}), **facts)
                 return result
 
             return save
+
+        def make_torch_load(original: Any) -> Any:
+            def load(f: Any, *args: Any, **kwargs: Any) -> Any:
+                result = original(f, *args, **kwargs)
+                path = file_path(f)
+                if path:
+                    hooks.loaded = {id(d): (n, os.path.abspath(path)) for d, n in optimizer_states(result)}
+                return result
+
+            return load
 
         def make_load(original: Any) -> Any:
             def load_state_dict(self: Any, state_dict: Any) -> Any:
                 rec.check_stopped()
                 result = original(self, state_dict)
-                rec.emit(ev.OPTIMIZER_LOAD, rec.key_of(self))
+                # the file it came from, when it is an optimizer state torch.load just read
+                n, source = hooks.loaded.get(id(state_dict), (None, None))
+                groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+                known = source is not None and isinstance(groups, list) and len(groups) == n
+                rec.emit(ev.OPTIMIZER_LOAD, rec.key_of(self), **({"source": source} if known else {}))
                 return result
 
             return load_state_dict
@@ -314,6 +349,7 @@ class StateHooks:
             return manual_seed
 
         self._patch(torch, "save", make_save)
+        self._patch(torch, "load", make_torch_load)
         self._patch(torch.optim.Optimizer, "load_state_dict", make_load)
         self._patch(RandomSampler, "__iter__", make_order)
         self._patch(DistributedSampler, "__iter__", make_order)

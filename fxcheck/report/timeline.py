@@ -426,7 +426,8 @@ def render(tl: Timeline, console: Console, only: int | None = None) -> None:
         console.print(Text("Findings not on a cycle's events", style="bold"))
         for f in tl.unplaced:
             console.print(Text.assemble((f"  {f.rule} {f.name}", _severity_style(f.severity)),
-                                        f" {f.file}:{f.line}" if f.file else "", f" · epoch {f.epoch}"))
+                                        f" {f.file}:{f.line}" if f.file else "",
+                                        f" · epoch {f.epoch}" if f.epoch is not None else ""))
 
 
 def _header(tl: Timeline, console: Console) -> None:

@@ -22,7 +22,9 @@ trained those weights steps again afterwards (a resume point) — unless the run
 complete checkpoint, in which case weights-only files are exports. A save after an optimizer's last
 step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export; a
 save right before fxcheck's cut is judged as the resume point it would have been. A pickled module
-(`torch.save(model, f)`) and a file whose name says "best" are best-model exports, not resume points.""",
+(`torch.save(model, f)`) and a file whose name says "best" are best-model exports, not resume points
+— unless the script loads an optimizer's state back from that file (`optimizer.load_state_dict(
+torch.load(path)[...])`), which makes any file a resume point.""",
     why="""
 Resuming from such a checkpoint silently restarts Adam's moments, the loss scale and the LR
 schedule: the resumed run behaves differently from an uninterrupted one, with no error.""",
@@ -34,7 +36,7 @@ torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.
     limits="""
 Only torch.save is watched (not safetensors or framework checkpointing); a payload is judged by
 the shape of its state dicts. A resume checkpoint saved as a pickled module, or under a name with
-"best" in it, is taken for an export and not judged.""",
+"best" in it, is taken for an export and not judged unless the run loads it back into an optimizer.""",
     hint="save optimizer.state_dict() (and scheduler / scaler state dicts) next to the model weights",
 )
 def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
@@ -57,8 +59,14 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
         name = os.path.basename(str(e["data"].get("target") or "")).lower()
         return bool(e["data"].get("whole_module")) or "best" in name
 
+    # files the script read an optimizer's state back from: resume points whatever their name or place
+    resumed = {e["data"]["source"] for e in events(g, ev.OPTIMIZER_LOAD) if e["data"].get("source")}
+
+    def resume_point(e: dict) -> bool:
+        return e["data"].get("path") in resumed or (training_goes_on(e) and not export(e))
+
     saves = [e for e in events(g, ev.CHECKPOINT) if first_step is not None and e["seq"] > first_step
-             and e["data"].get("model_tensors") and training_goes_on(e) and not export(e)]
+             and e["data"].get("model_tensors") and resume_point(e)]
     scaler_used = {e["seq"] for e in events(g, ev.SCALER_STEP) if e["obj"] in enabled_scalers(g)}
     sched_used = {e["seq"] for e in events(g, ev.SCHEDULER_STEP)}
 
@@ -75,7 +83,9 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
     complete = [e for e in saves if not missing(e)]
     if not complete:
         for e in saves:
-            hits.add(f"torch.save at {where(e)} wrote model weights without the {', '.join(missing(e))} state: a resume "
+            lack = missing(e)
+            named = " and ".join([", ".join(lack[:-1]), lack[-1]] if len(lack) > 1 else lack)
+            hits.add(f"torch.save at {where(e)} wrote model weights without the {named} state: a resume "
                      f"from {e['data'].get('target')} restarts them", e)
     found = hits.findings()
     if found:

@@ -83,7 +83,8 @@ def stale_gradients(g: nx.DiGraph, r: Rule) -> Check:
                  first, c.index)
     evidence = (f"gradients were cleared between consecutive steps in {checked}/{checked} cycles "
                 f"(cleared at {_most_common_site(clears)})" if checked else
-                "fewer than two optimizer steps that gradients reached observed")
+                "fewer than two optimizer steps that gradients reached observed" +
+                (" (parameters updated by hand are not watched)" if events(g, ev.HAND_UPDATE) else ""))
     if judged:
         evidence += f"; no accumulation tail carried across {judged} judged epoch boundary(ies)"
     found = hits.findings()
@@ -103,7 +104,7 @@ def _leaked_epoch_tails(g: nx.DiGraph) -> tuple[list[tuple[str, Cycle, dict[str,
     for opt in stepped_optimizers(g):
         for c in _complete(cycles(g, opt)):
             backwards = c.touching(ev.BACKWARD)
-            if not backwards or c.end is None or backwards[0]["epoch"] >= c.end["epoch"]:
+            if not backwards or c.end is None or c.end["epoch"] is None or backwards[0]["epoch"] >= c.end["epoch"]:
                 continue
             first = backwards[0]
             owner = by_epoch.get(first["epoch"])
@@ -283,10 +284,12 @@ def clip_scaled_gradients(g: nx.DiGraph, r: Rule) -> Check:
 
 @rule(
     id="FX105", name="clip-after-step", severity="error",
-    summary="gradient clipping ran after the optimizer step of its cycle",
+    summary="gradient clipping ran after the optimizer step (or the update by hand) of its cycle",
     what="""
 Checks that no gradient clipping of an optimizer's parameters runs after that optimizer stepped and
-before any new backward: such a clip works on gradients that were already used.""",
+before any new backward, and that no clip of parameters updated by hand runs after their update:
+such a clip works on gradients that were already used. Judged only for clips in a cycle that a step
+or an update ended.""",
     why="""
 The update has already been applied with the unclipped gradients; the clip changes nothing that
 matters, so exploding gradients go through while the code looks protected.""",
@@ -300,9 +303,10 @@ torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
 optimizer.step()""",
     limits="""
 Only clipping through torch.nn.utils is seen. A clip is placed against the optimizers whose
-parameters hold gradients when it runs; with no optimizer step to order it against (a model updated
-by hand) it is not judged.""",
-    hint="clip between backward and optimizer.step()",
+parameters hold gradients when it runs. In a model updated by hand (`p.data.add_(p.grad, ...)`, no
+optimizer) a clip is placed against the update by comparing the parameters with their values after
+the backward; a clip in a cycle that no step or update ended is not judged.""",
+    hint="clip between backward and optimizer.step() (or the update by hand)",
 )
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
@@ -320,16 +324,38 @@ def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
                 if after_step:
                     hits.add(f"{e['data'].get('function')} at {where(e)} ran after {opt} stepped and before any "
                              f"new backward: it clips gradients the step already used", e, c.index - 1)
+    by_hand = _clips_before_hand_updates(g, hits)
+    judged |= by_hand
     clips = len(events(g, ev.CLIP))
     found = hits.findings()
     if found:
         evidence = f"{len(found)} clip call site(s) run after the step"
     elif judged:
-        evidence = f"{len(judged)}/{len(judged)} clip calls in stepped cycles ran between a backward and its step"
+        evidence = (f"{len(judged)}/{len(judged)} clip calls ran between a backward and the update by hand that "
+                    f"used its gradients" if by_hand == judged else
+                    f"{len(judged)}/{len(judged)} clip calls in stepped cycles ran between a backward and its step")
     else:
         evidence = ("no gradient clipping observed" if not clips else
-                    f"{clips} clip call(s), none in a cycle that ended in an optimizer step (nothing to order them against)")
+                    f"{clips} clip call(s), none in a cycle that ended in an optimizer step or an update by hand "
+                    f"(nothing to order them against)")
     return r.result(found, evidence, applicable=bool(judged))
+
+
+def _clips_before_hand_updates(g: nx.DiGraph, hits: Occurrences) -> set[int]:
+    """Clips of parameters updated by hand, judged where an update followed them before the next
+    backward; the clip itself recorded whether the parameters had already changed (then it is late)."""
+    placed: list[dict[str, Any]] = []
+    updated = False  # walking backwards: does an update by hand come before the next backward?
+    for e in reversed(events(g)):
+        if e["kind"] in (ev.HAND_UPDATE, ev.BACKWARD):
+            updated = e["kind"] == ev.HAND_UPDATE
+        elif e["kind"] == ev.CLIP and e["data"].get("hand") and updated:
+            placed.append(e)
+    for e in reversed(placed):
+        if e["data"]["hand"].get("after_update"):
+            hits.add(f"{e['data'].get('function')} at {where(e)} ran after the parameters it clips were updated by "
+                     f"hand from their gradients: the update already used them unclipped", e, e.get("step"))
+    return {e["seq"] for e in placed}
 
 
 @rule(

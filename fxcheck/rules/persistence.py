@@ -90,14 +90,17 @@ for epoch in range(epochs):
 for epoch in range(epochs):
     train_one_epoch(model, optimizer)                  # the state carries over""",
     limits="""
-A resume (load_state_dict before the first step) is fine and not flagged. Optimizers keeping no
-per-parameter state (plain SGD) cannot show a reset.""",
+A resume (load_state_dict before the first step) is fine and not flagged, and so is a rollback: a
+state loaded from a file this run saved with optimizer state (restart from the best checkpoint).
+A reload of such a file by mistake (a resume check inside the epoch loop) is taken for a rollback
+too. Optimizers keeping no per-parameter state (plain SGD) cannot show a reset.""",
     hint="keep the optimizer's state across epochs; reload it only to resume before training starts",
 )
 def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     steps = _steps_by_optimizer(g)
     loads = events(g, ev.OPTIMIZER_LOAD)
+    rollbacks: list[dict] = []
     stateful = 0
     for opt, seq in steps.items():
         if any(s["data"].get("state_size") for s in seq):
@@ -111,6 +114,9 @@ def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
             if not went_back:
                 continue
             load = next((e for e in loads if e["obj"] == opt and prev["seq"] < e["seq"] < cur["seq"]), None)
+            if load is not None and load["data"].get("source") in _optimizer_saves(g, load["seq"]):
+                rollbacks.append(load)  # back to a checkpoint this run wrote: restart-from-best, not a reset
+                continue
             at = load or cur
             how = "reloaded by load_state_dict" if load else (
                 f"cleared at {c['state_edit']}" if c.get("state_edit") else "cleared")
@@ -124,8 +130,18 @@ def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
     total = sum(len(s) for s in steps.values())
     evidence = (f"per-parameter state only grew over {total} steps of {stateful} stateful optimizer(s)"
                 if not found else f"{len(found)} place(s) reset an optimizer's state")
+    if rollbacks and not found:
+        evidence = (f"per-parameter state kept over {total} steps of {stateful} stateful optimizer(s), except "
+                    f"{len(rollbacks)} rollback(s) to a checkpoint this run wrote ({rollbacks[0]['data']['source']} "
+                    f"at {where(rollbacks[0])})")
     return r.result(found, evidence if stateful else "no optimizer with per-parameter state stepped",
                     applicable=stateful > 0)
+
+
+def _optimizer_saves(g: nx.DiGraph, before: int) -> set[str]:
+    """Files this run wrote optimizer state into before the given event."""
+    return {e["data"]["path"] for e in events(g, ev.CHECKPOINT)
+            if e["seq"] < before and e["data"].get("optimizer_state") and e["data"].get("path")}
 
 
 @rule(

@@ -11,7 +11,8 @@ $(BIN)/fxcheck: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU build; an unpinned resolve would pull gigabytes of CUDA packages
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# torch repeated on the line that could touch it (lightning, accelerate and transformers ask for torch)
+	$(BIN)/pip install --quiet "$(TORCH)" -e '.[dev,frameworks]'
 	@touch $@
 
 install: $(BIN)/fxcheck

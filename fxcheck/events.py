@@ -28,15 +28,17 @@ HAND_UPDATE = "hand.update"  # parameters no optimizer holds changed after their
 NORM_RESET = "norm.reset"  # running statistics of a normalization layer reset after training began (update_bn)
 MODEL_GRAPH = "model.graph"  # a forward's Dynamo graph; data: phase, source, graphs, breaks, note, modules, layers, dtypes
 CHECKPOINT = "checkpoint.save"  # torch.save; data: target, path (absolute, for a file), model_tensors, optimizer, scaler, scheduler (counts)
-OPTIMIZER_LOAD = "optimizer.load_state_dict"  # data: source (absolute path of the file torch.load read it from, when known)
+OPTIMIZER_LOAD = "optimizer.load_state_dict"  # data: saved_at (seq at which this run took this state after training began: state_dict(), torch.save), source (absolute path of its file, when known)
 SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefix (first indices), sampler
 RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
+FRAMEWORK = "framework.limits"  # a framework's trainer got fxcheck's cut as its limits; data: framework, applied {name:
+# value}, kept {name: the script's own value}, accumulation, max_epochs, leaves_loaders (its passes are not cut by fxcheck)
 
 ALL_KINDS = (
     OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, HAND_UPDATE, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
     CHECKPOINT, OPTIMIZER_LOAD,
-    SAMPLER_ORDER, RNG_SEED,
+    SAMPLER_ORDER, RNG_SEED, FRAMEWORK,
 )
 
 # Tracked object types.

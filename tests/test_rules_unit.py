@@ -334,14 +334,20 @@ def test_fx402_leftover_micro_batches_cleared_at_the_next_epoch():
 
 
 def test_fx403_total_of_divided_losses():
-    def run(delta):
+    def run(delta, per_step=4):
         s = loader_pass(Script(), 20, divided_loss_sum=2.0, loss_divisor=4.0, locals_start={"train_loss": 0.0},
                         locals_end={"train_loss": delta}, augmented={"train_loss": 33})
+        for i in range(4):
+            s.add(ev.LOADER_BATCH, 21, "loader#1", index=i).backward(line=22)
+            if (i + 1) % per_step == 0:
+                s.step().zero(line=24)
         return s.check("FX403")
 
     res = run(2.0)
     assert res.status == FAIL and res.findings[0].line == 33
     assert run(8.0).status == PASS
+    # without accumulation a divided loss (a mean of two terms) is the real loss: not judged
+    assert run(2.0, per_step=1).status == NA
 
 
 def test_readme_lists_every_rule():

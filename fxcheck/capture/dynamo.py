@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from fxcheck import events as ev
-from fxcheck.capture.modes import MODE_DEPENDENT
+from fxcheck.capture.modes import is_mode_dependent
 from fxcheck.capture.recorder import Recorder
 
 TRAIN, EVAL = "train", "eval"
@@ -167,7 +167,7 @@ def _script_backend(inner: Any, on_graph: Callable[[Any, Any], None]) -> Callabl
 
 def mode_layers(model: Any) -> tuple[list[Any], list[Any]]:
     """The model's mode-dependent layers, and those of them that keep running statistics."""
-    modal = [m for m in model.modules() if isinstance(m, MODE_DEPENDENT)]
+    modal = [m for m in model.modules() if is_mode_dependent(m)]
     norms = [m for m in modal if isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor)]
     return modal, norms
 

@@ -22,9 +22,10 @@ from fxcheck import events as ev
 from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
 from fxcheck.capture.dynamo import GraphCapture
-from fxcheck.capture.modes import MODE_DEPENDENT, models_in
+from fxcheck.capture.modes import is_mode_dependent, models_in
 from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
+from fxcheck.capture.frameworks import Frameworks, inner_optimizer
 from fxcheck.capture.state import StateHooks, loss_divisor, optimizer_state_facts, orphan_parameters
 from fxcheck.events import Site
 
@@ -64,6 +65,7 @@ class Hooks:
         self.grads = gs.GradState()
         self.loaders = LoaderTracker(rec, self._window)
         self.state = StateHooks(rec, tracer, self._patch)
+        self.frameworks = Frameworks(rec, self._patch, self._framework_fit)
         self._models: dict[str, tuple[weakref.ref, frozenset[int], bool]] = {}  # key -> (model, param ids, has modes)
         self._model_opt: dict[tuple[str, str], bool] = {}  # does this optimizer step that model's parameters?
         self.loaders.on_model = self._note_model
@@ -82,6 +84,11 @@ class Hooks:
         self._hand_trained: set[int] = set()  # ids of parameters seen updated by hand
         rec.between_cycles = self._hand_update
 
+    def _framework_fit(self, started: bool) -> None:
+        """A framework carrying the cut as its own limits began (or ended) fitting: it cuts its passes."""
+        self.loaders.framework += 1 if started else -1
+        self.rec.enter_framework(bool(self.loaders.framework))
+
     # -- patching --------------------------------------------------------------------------
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
@@ -98,9 +105,11 @@ class Hooks:
         self._hook_modules()
         self.state.install()
         self.graphs.install()
+        self.frameworks.install()
 
     def uninstall(self) -> None:
         self._hand_update()
+        self.frameworks.uninstall()
         self.graphs.uninstall()
         while self._undo:
             self._undo.pop()()
@@ -120,6 +129,7 @@ class Hooks:
             self.rec.emit(ev.GRAD_SET, None, site, touched=touched)
 
     def _optimizer_key(self, opt: Any) -> str:
+        opt = inner_optimizer(opt)  # a framework's wrapper is its optimizer
         key = self.rec.key_of(opt)
         if key is None:  # built before capture began
             key = self._register_optimizer(opt)
@@ -195,13 +205,13 @@ class Hooks:
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
             params=facts["params"], trainable=facts["trainable"], state_edit=before.get("state_edit"),
-            eval_mode_models=self._eval_mode_models(key), **optimizer_state_facts(opt),
+            **self._model_modes(key), **optimizer_state_facts(opt),
         )
         self._stepped(key, event.seq)
 
     def _note_model(self, key: str, model: Any) -> None:
         if key not in self._models:
-            has_modes = any(isinstance(m, MODE_DEPENDENT) for m in model.modules())
+            has_modes = any(is_mode_dependent(m) for m in model.modules())
             self._models[key] = (weakref.ref(model), frozenset(id(p) for p in model.parameters()), has_modes)
             self.graphs.watch(key, model)
 
@@ -216,19 +226,32 @@ class Hooks:
         """Does an optimizer hold this model's parameters, or does the script update them by hand?"""
         return any(self.grads.holds(p) or id(p) in self._hand_trained for p in model.parameters())
 
-    def _eval_mode_models(self, opt_key: str) -> list[str]:
-        """Models in eval mode, with mode-dependent layers, whose parameters this optimizer steps."""
-        found = []
+    def _model_modes(self, opt_key: str) -> dict[str, Any]:
+        """Of the known models with mode-dependent layers whose parameters this optimizer steps: how many,
+        and which are in eval mode (a part put in eval mode inside a training model is not)."""
+        found, modal = [], 0
         for key, (ref, params, has_modes) in self._models.items():
             model = ref()
-            if model is None or not has_modes or model.training:
+            if model is None or not has_modes:
                 continue
             pair = (key, opt_key)
             if pair not in self._model_opt:
                 self._model_opt[pair] = any(id(p) in params for p in self.grads.params_of(opt_key))
-            if self._model_opt[pair]:
+            if not self._model_opt[pair]:
+                continue
+            modal += 1
+            if not model.training and not self._part_of_training_model(key, params):
                 found.append(key)
-        return found
+        return {"eval_mode_models": found, "modal_models": modal}
+
+    def _part_of_training_model(self, key: str, params: frozenset[int]) -> bool:
+        """Is this module a part of a known model in training mode (a backbone or BatchNorm put in eval
+        mode on purpose while the rest trains)?"""
+        for other, (ref, others, _) in self._models.items():
+            model = ref()
+            if other != key and model is not None and model.training and params < others:
+                return True
+        return False
 
     def _stepped(self, key: str, seq: int) -> None:
         self.tracer.training[0] = True
@@ -265,9 +288,9 @@ class Hooks:
                 hooks.rec.on_backward()
                 hooks._observe(gs.UNEXPLAINED)
                 inside = hooks._steps[-1][0] if hooks._steps else None
-                divisor = loss_divisor(tensors)
-                event = hooks.rec.emit(ev.BACKWARD, None, scaled=hooks._is_scaled(tensors), inside_step=inside,
-                                       divisor=divisor)
+                scaled = hooks._is_scaled(tensors)
+                divisor = loss_divisor(tensors, scaled)
+                event = hooks.rec.emit(ev.BACKWARD, None, scaled=scaled, inside_step=inside, divisor=divisor)
                 if divisor and divisor > 1 and isinstance(tensors, torch.Tensor):
                     hooks.loaders.note_divided_loss(hooks._unscaled(tensors), divisor)
                 if hooks._walk_graph():
@@ -513,6 +536,7 @@ class Hooks:
                     hooks._depth["sched_init"] -= 1
                 if not hooks._depth["sched_init"]:
                     opt = getattr(self, "optimizer", None)
+                    opt = inner_optimizer(opt) if opt is not None else None
                     rec.register(self, ev.SCHEDULER, {"optimizer": rec.key_of(opt) if opt is not None else None})
 
             return __init__
@@ -523,7 +547,7 @@ class Hooks:
                     return original(self, *args, **kwargs)  # nested (chained schedulers) or the constructor's own step
                 rec.check_stopped()
                 opt = getattr(self, "optimizer", None)
-                okey = rec.key_of(opt) if opt is not None else None
+                okey = rec.key_of(inner_optimizer(opt)) if opt is not None else None
                 hooks._depth["sched"] += 1
                 try:
                     return hooks._call(ev.SCHEDULER_STEP, rec.key_of(self), {"optimizer": okey}, original, self,

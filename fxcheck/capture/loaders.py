@@ -41,6 +41,7 @@ class _Pass:
     tensors: dict = field(default_factory=dict)  # tensor held by each name of the loop's frame at the start
     divisor: float | None = None
     uncut: bool = False  # the cut would have crashed the script: it runs as far as the script asks
+    framework: bool = False  # run by a framework that got the cut as its own limits: fxcheck does not cut it
 
 
 @dataclass
@@ -63,6 +64,7 @@ class LoaderTracker:
         self._loaders: dict[int, _Loader] = {}
         self._active: list[_Pass] = []
         self._dropped: list[_Pass] = []  # iterators dropped half-way, their end not recorded yet
+        self.framework = 0  # > 0 while a framework that carries the cut as its own limits is fitting
 
     def _role(self, p: _Pass) -> str | None:
         lp = self.loop.pass_at(p.event.seq)
@@ -106,6 +108,8 @@ class LoaderTracker:
         st = self._loaders.get(id(loader))
         if st is None:
             return real
+        if self.framework and (st.current is None or st.current.framework or not st.current.active):
+            return real if st.promised is None else min(real, st.promised)  # the framework's own limits cut it
         cur = st.current
         if cur is not None:
             frame = self.rec.user_frame()
@@ -134,7 +138,7 @@ class LoaderTracker:
         except TypeError:
             length = None
         announced = st.promised is not None
-        known = self.loop.lineage_trains(st.key) is not None
+        known = self.loop.lineage_trains(st.key) is not None and not self.framework
         cut = st.promised if announced else (self._cut_for(st, length) if known else None)
         st.promised = None
         # the numbers held by the frame that iterates the loader, at the start and end of each pass
@@ -144,7 +148,9 @@ class LoaderTracker:
                               models_start=self._models(frame), **accumulators_in(frame, self.rec.is_user_file))
         p_tensors = tensor_ids(frame)
         st.passes += 1
-        p = _Pass(st, event, cut, announced=announced, tensors=p_tensors)
+        p = _Pass(st, event, cut, announced=announced, tensors=p_tensors, framework=bool(self.framework))
+        if p.framework:
+            event.data["framework"] = True
         st.current = p
         self._active.append(p)
         return _CutIterator(self, st, p, inner)
@@ -164,7 +170,7 @@ class LoaderTracker:
             if self._role(p) != TRAIN:
                 continue
             p.steps += 1
-            if p.announced:
+            if p.announced or p.framework:
                 continue
             k = self.loop.accumulation_of(p.loader.key)
             aligned = aligned_cut(self.rec.limits.steps, p.event.data.get("length"), k)
@@ -177,7 +183,7 @@ class LoaderTracker:
         lp = self.loop.pass_at(p.event.seq)
         role = self.loop.before_batch(lp) if lp is not None else None
         length = p.event.data.get("length")
-        if p.cut is None and p.yielded and not p.uncut:
+        if p.cut is None and p.yielded and not p.uncut and not p.framework:
             if role == EVAL:
                 self._set_cut(p, self.rec.limits.val_steps)
             elif role == TRAIN and self.loop.accumulation_of(st.key):
@@ -273,7 +279,7 @@ class _CutIterator:
         return self._tracker.next_batch(self._st, self._pass, self._inner)
 
     def __len__(self) -> int:
-        if self._pass.cut is None and not self._pass.uncut:
+        if self._pass.cut is None and not self._pass.uncut and not self._pass.framework:
             self._tracker._set_cut(self._pass, self._tracker._cut_for(self._st, self._pass.event.data.get("length")))
         self._pass.announced = True
         return len(self._inner) if self._pass.cut is None else min(len(self._inner), self._pass.cut)

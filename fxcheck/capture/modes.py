@@ -9,7 +9,12 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.dropout import _DropoutNd
 
-MODE_DEPENDENT = (_DropoutNd, _NormBase)  # layers that behave differently in train and eval mode
+def is_mode_dependent(m: nn.Module) -> bool:
+    """Does this layer behave differently in train and eval mode? Dropout with p > 0, and normalization
+    that keeps running statistics (one that does not uses the batch's statistics in both modes)."""
+    if isinstance(m, _DropoutNd):
+        return getattr(m, "p", 1) > 0
+    return isinstance(m, _NormBase) and bool(m.track_running_stats)
 
 
 def models_in(frame: Any) -> list[nn.Module]:
@@ -34,7 +39,7 @@ def mode_facts(model: nn.Module) -> dict[str, Any]:
     layers = 0
     stats_version = 0
     for m in model.modules():
-        if isinstance(m, MODE_DEPENDENT):
+        if is_mode_dependent(m):
             layers += 1
             if m.training:
                 train_mode[type(m).__name__] = train_mode.get(type(m).__name__, 0) + 1

@@ -45,6 +45,26 @@ class Recorder:
         self.loop = LoopModel()  # fed every event: what the loop is, for the cut
         self.between_cycles: Callable[[], None] = lambda: None  # looks for hand-written updates (set by the hooks)
         self.stop_reason: str | None = None
+        # while a framework drives the loop: the user's line that called it (`trainer.fit(...)`), and the
+        # latest site inside the user's hooks (training_step, a callback) that events there are put at
+        self.framework_entry: Site | None = None
+        self._hook_site: Site | None = None
+
+    def enter_framework(self, entered: bool) -> None:
+        """A framework began (or ended) driving the loop from the user's current line."""
+        self.framework_entry = self.site() if entered else None
+        self._hook_site = None
+
+    def _in_hooks(self, kind: str, site: Site) -> Site:
+        """Under a framework, an event the framework itself made (a backward of the loss training_step
+        returned, a step) is put at the user's latest line inside the hooks, not at `trainer.fit`."""
+        entry = self.framework_entry
+        if entry is None or kind in (ev.LOADER_PASS, ev.LOADER_BATCH, ev.LOADER_END):
+            return site
+        if (site.file, site.line) != (entry.file, entry.line):
+            self._hook_site = site
+            return site
+        return self._hook_site or site
 
     # -- sites and objects ---------------------------------------------------------------------
     def site(self) -> Site:
@@ -101,7 +121,7 @@ class Recorder:
         return key
 
     def emit(self, kind: str, obj: str | None = None, site: Site | None = None, **data: Any) -> Event:
-        event = Event(len(self.events), kind, site if site is not None else self.site(), obj, data)
+        event = Event(len(self.events), kind, self._in_hooks(kind, site if site is not None else self.site()), obj, data)
         self.events.append(event)
         self.loop.feed(event)
         return event

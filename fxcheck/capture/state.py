@@ -227,6 +227,23 @@ def optimizer_states(obj: Any, depth: int = 0) -> list[tuple[dict, int]]:
     return []
 
 
+def optimizer_signature(state: dict) -> tuple:
+    """What tells one optimizer state dict from another without reading its tensors: group count and
+    learning rates, entry count and step counts (a copy, or the file read back, has the same)."""
+    groups = state.get("param_groups") or []
+    entries = state.get("state") or {}
+    steps = []
+    for entry in entries.values():
+        step = entry.get("step") if isinstance(entry, dict) else None
+        if isinstance(step, torch.Tensor) and step.numel() == 1:
+            step = float(step)
+        if isinstance(step, (int, float)):
+            steps.append(float(step))
+    lrs = tuple(round(float(g["lr"]), 12) if isinstance(g.get("lr"), (int, float)) else None
+                for g in groups if isinstance(g, dict))
+    return len(groups), lrs, len(entries), tuple(sorted(steps))
+
+
 def file_path(f: Any) -> str | None:
     """The path torch.save / torch.load was given, also as an open file; None for a buffer."""
     for name in (f, getattr(f, "name", None)):
@@ -240,17 +257,18 @@ def save_target(f: Any) -> str:
     return file_path(f) or f"a {type(f).__name__} object"
 
 
-def loss_divisor(tensors: Any) -> float | None:
+def loss_divisor(tensors: Any, scaled: bool = False) -> float | None:
     """By how much the tensor given to backward was divided: `loss / 4` or `loss * 0.25` give 4.0.
 
     Read from the top of its autograd graph (a few scalar Div/Mul nodes; a GradScaler's Mul by the
     scale, a factor above 1, is passed through). 1.0: not divided; None: divided by something that
-    cannot be read without a device sync (its value is then unknown).
+    cannot be read without a device sync (its value is then unknown). `scaled`: the tensor is a
+    GradScaler's output, whose top Mul by the scale is passed over unread (on the GPU under CUDA AMP).
     """
     t = tensors if isinstance(tensors, torch.Tensor) else next(iter(tensors or ()), None)
     fn = t.grad_fn if isinstance(t, torch.Tensor) else None
     divisor = 1.0
-    for _ in range(4):
+    for i in range(4):
         name = type(fn).__name__ if fn is not None else ""
         if name not in ("DivBackward0", "MulBackward0"):
             break
@@ -258,6 +276,9 @@ def loss_divisor(tensors: Any) -> float | None:
         if not isinstance(other, torch.Tensor) or other.numel() != 1:
             break
         if other.device.type != "cpu":
+            if i == 0 and scaled and name == "MulBackward0":
+                fn = fn.next_functions[0][0] if fn.next_functions else None
+                continue
             return None
         value = float(other.item())
         if name == "DivBackward0" and value > 1:
@@ -294,6 +315,9 @@ class StateHooks:
         self.sampler_loader: dict[int, str] = {}  # id(sampler) -> key of the loader using it
         # optimizer state dicts in the file torch.load read last: id -> (param group count, absolute path)
         self.loaded: dict[int, tuple[int, str]] = {}
+        # optimizer states this run took after training began (state_dict(), torch.save): signature ->
+        # (seq of the event it was taken at, absolute path of the file it was saved into, or None)
+        self.saved_states: dict[tuple, tuple[int, str | None]] = {}
 
     def install(self) -> None:
         rec = self.rec
@@ -305,8 +329,11 @@ class StateHooks:
                 facts = describe_payload(obj)
                 result = original(obj, f, *args, **kwargs)
                 path = file_path(f)
-                rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module),
-                         **({"path": os.path.abspath(path)} if path else {}), **facts)
+                path = os.path.abspath(path) if path else None
+                event = rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module),
+                                 **({"path": path} if path else {}), **facts)
+                for state, _ in optimizer_states(obj):
+                    hooks.saved_states[optimizer_signature(state)] = (event.seq, path)
                 return result
 
             return save
@@ -321,15 +348,29 @@ class StateHooks:
 
             return load
 
+        def make_state_dict(original: Any) -> Any:
+            def state_dict(self: Any) -> Any:
+                result = original(self)
+                if rec.step_calls and isinstance(result, dict) and result.get("state"):
+                    hooks.saved_states.setdefault(optimizer_signature(result), (len(rec.events) - 1, None))
+                return result
+
+            return state_dict
+
         def make_load(original: Any) -> Any:
             def load_state_dict(self: Any, state_dict: Any) -> Any:
                 rec.check_stopped()
+                facts: dict[str, Any] = {}
+                if isinstance(state_dict, dict):
+                    saved = hooks.saved_states.get(optimizer_signature(state_dict))
+                    n, source = hooks.loaded.get(id(state_dict), (None, None))
+                    groups = state_dict.get("param_groups")
+                    if saved is not None:  # a state this run took (read back from its file, or a copy)
+                        facts = {"saved_at": saved[0], **({"source": saved[1]} if saved[1] else {})}
+                    elif source is not None and isinstance(groups, list) and len(groups) == n:
+                        facts = {"source": source}  # an optimizer state torch.load just read from this file
                 result = original(self, state_dict)
-                # the file it came from, when it is an optimizer state torch.load just read
-                n, source = hooks.loaded.get(id(state_dict), (None, None))
-                groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
-                known = source is not None and isinstance(groups, list) and len(groups) == n
-                rec.emit(ev.OPTIMIZER_LOAD, rec.key_of(self), **({"source": source} if known else {}))
+                rec.emit(ev.OPTIMIZER_LOAD, rec.key_of(self), **facts)
                 return result
 
             return load_state_dict
@@ -351,6 +392,7 @@ class StateHooks:
         self._patch(torch, "save", make_save)
         self._patch(torch, "load", make_torch_load)
         self._patch(torch.optim.Optimizer, "load_state_dict", make_load)
+        self._patch(torch.optim.Optimizer, "state_dict", make_state_dict)
         self._patch(RandomSampler, "__iter__", make_order)
         self._patch(DistributedSampler, "__iter__", make_order)
         self._patch(torch, "manual_seed", make_seed)

@@ -53,7 +53,8 @@ for i, (x, y) in enumerate(loader):
         optimizer.step(); optimizer.zero_grad()""",
     limits="""
 A loss divided by something other than K (tokens in the batch, say) is not flagged. A divisor that
-lives on the GPU is not read (no sync is forced) and counts as a normalization.""",
+lives on the GPU is not read (no sync is forced) and counts as a normalization; a GradScaler's scale
+factor (on the GPU under CUDA AMP) is passed over without being read.""",
     hint="divide each micro-batch loss by the number of accumulation steps",
 )
 def accumulated_loss_not_normalized(g: nx.DiGraph, r: Rule) -> Check:
@@ -107,7 +108,8 @@ for epoch in range(epochs):
             optimizer.step(); optimizer.zero_grad()""",
     limits="""
 Only gradients of the epoch's final micro-batches count; a clearing within the epoch is FX103's
-business. A run that ends before the next epoch clears them shows nothing.""",
+business. A run that ends before the next epoch clears them shows nothing. Only training DataLoaders
+whose `len()` is known are judged (an IterableDataset pass is not).""",
     hint="also step on the epoch's last batch: `if (i + 1) % K == 0 or i + 1 == len(loader)`",
 )
 def partial_cycle_dropped(g: nx.DiGraph, r: Rule) -> Check:
@@ -169,7 +171,8 @@ loss = criterion(model(x), y)
 running_loss += loss.item()            # the real per-batch loss""",
     limits="""
 Only totals of the plain loss values are recognised (not ones weighted by batch size); a divisor on
-the GPU is not read.""",
+the GPU is not read. Judged only over passes that accumulate (K > 1 backwards per step): a loss
+divided without accumulation (a mean of two terms) is the real loss.""",
     hint="accumulate loss.item() before dividing by the accumulation steps (or multiply it back)",
 )
 def reported_loss_scaled(g: nx.DiGraph, r: Rule) -> Check:
@@ -178,8 +181,8 @@ def reported_loss_scaled(g: nx.DiGraph, r: Rule) -> Check:
     for p in events(g, ev.LOADER_PASS):
         d = p["data"]
         total, k = d.get("divided_loss_sum"), d.get("loss_divisor")
-        if total is None or not k or k <= 1 or "locals_end" not in d:
-            continue
+        if total is None or not k or k <= 1 or "locals_end" not in d or (accumulation(g, p) or 1) < 2:
+            continue  # a loss divided without accumulation (a mean of two terms) is the real loss
         judged += 1
         tol = 1e-4 * max(1.0, abs(total) * k)
         for name, start in d["locals_start"].items():

@@ -17,9 +17,10 @@ from fxcheck.rules import Check, Occurrences, Rule, rule
     what="""
 Inspects the structure of every `torch.save` payload written after training began (never its
 values, and never changing what is written): model weights with no optimizer state, or without the
-GradScaler / LR scheduler state while those are in use, are flagged when the optimizer that
-trained those weights steps again afterwards (a resume point) — unless the run also wrote a
-complete checkpoint, in which case weights-only files are exports. A save after an optimizer's last
+GradScaler / LR scheduler state while those are in use, are flagged when an optimizer that had
+stepped before the save steps again afterwards (a resume point) — unless the run also wrote a
+complete checkpoint, in which case weights-only files are exports (a file holding optimizer state
+is still judged). A save after the optimizers' last
 step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export; a
 save right before fxcheck's cut is judged as the resume point it would have been. A pickled module
 (`torch.save(model, f)`) and a file whose name says "best" are best-model exports, not resume points
@@ -35,8 +36,11 @@ torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()}, "ckpt.pt")""",
     limits="""
 Only torch.save is watched (not safetensors or framework checkpointing); a payload is judged by
-the shape of its state dicts. A resume checkpoint saved as a pickled module, or under a name with
-"best" in it, is taken for an export and not judged unless the run loads it back into an optimizer.""",
+the shape of its state dicts, and saves are not linked to the optimizer of the weights they hold
+(a weights-only EMA snapshot written during training is judged as a resume point). A resume
+checkpoint saved as a pickled module, or under a name with "best" in it, is taken for an export and
+not judged unless the run loads it back into an optimizer; a file is known to be loaded back when
+the state given to `load_state_dict` is one this run saved into that file (also as a copy).""",
     hint="save optimizer.state_dict() (and scheduler / scaler state dicts) next to the model weights",
 )
 def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
@@ -81,8 +85,12 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
         return lack
 
     complete = [e for e in saves if not missing(e)]
-    if not complete:
-        for e in saves:
+    # beside a complete checkpoint, a weights-only file is an export; one holding optimizer state, or read
+    # back into an optimizer, is still meant for resuming
+    incomplete = [e for e in saves if missing(e) and (not complete or e["data"].get("optimizer_state")
+                                                      or e["data"].get("path") in resumed)]
+    if incomplete:
+        for e in incomplete:
             lack = missing(e)
             named = " and ".join([", ".join(lack[:-1]), lack[-1]] if len(lack) > 1 else lack)
             hits.add(f"torch.save at {where(e)} wrote model weights without the {named} state: a resume "
@@ -91,7 +99,7 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
     if found:
         evidence = f"{len(found)} save site(s) miss state"
     elif saves:
-        exports = len(saves) - len(complete)
+        exports = len(saves) - len(complete) - len(incomplete)
         evidence = f"{len(complete)} complete checkpoint(s) written during training" + \
             (f" ({exports} weights-only export(s) beside them)" if exports else "")
     else:

@@ -15,8 +15,10 @@ RUNNING_STATS = ("BatchNorm", "InstanceNorm", "SyncBatchNorm", "LazyBatchNorm")
 
 
 def phase_site(phase: Phase) -> dict[str, Any]:
-    """Where a finding about an evaluation phase points: its loop over a loader, else its first forward."""
-    return phase.loader_pass_event or phase.first
+    """Where a finding about an evaluation phase points: its loop over a loader, else (no loader, or a
+    framework's loop) its first forward, in the user's evaluation code or hook (validation_step)."""
+    loop = phase.loader_pass_event
+    return loop if loop is not None and not loop["data"].get("framework") else phase.first
 
 
 def _by_model(phase: Phase) -> dict[str, list[dict[str, Any]]]:
@@ -48,13 +50,16 @@ for epoch in range(epochs):
     model.eval()
     validate(model, val_loader)""",
     limits="""
-Judged from the root module's mode: a submodule put in eval mode on purpose (frozen BatchNorm while
-fine-tuning) is allowed. Models are known once they switch mode or appear in a loop's frame.""",
+Judged from the root module's mode: a submodule put in eval mode on purpose inside a model in
+training mode (frozen BatchNorm, a frozen backbone while fine-tuning) is allowed. Models are known
+once they switch mode or appear in a loop's frame; steps of models without mode-dependent layers
+cannot show the problem and make the rule n/a.""",
     hint="call model.train() at the start of every training epoch",
 )
 def train_step_in_eval_mode(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
-    steps = events(g, ev.OPTIMIZER_STEP)
+    # steps that updated a known model with mode-dependent layers (older traces: every step)
+    steps = [s for s in events(g, ev.OPTIMIZER_STEP) if s["data"].get("modal_models", 1)]
     for s in steps:
         for model in s["data"].get("eval_mode_models") or ():
             switch = next((e for e in reversed(events(g, ev.MODULE_MODE)) if e["obj"] == model and e["seq"] < s["seq"]
@@ -64,7 +69,9 @@ def train_step_in_eval_mode(g: nx.DiGraph, r: Rule) -> Check:
     found = hits.findings()
     evidence = (f"{len(steps)}/{len(steps)} optimizer steps updated models in training mode" if not found
                 else f"{len(found)} step site(s) train a model in eval mode")
-    return r.result(found, evidence if steps else "no optimizer step observed", applicable=bool(steps))
+    none = ("no optimizer step observed" if not events(g, ev.OPTIMIZER_STEP) else
+            "no optimizer step updated a model with mode-dependent layers (dropout, batch norm with running statistics)")
+    return r.result(found, evidence if steps else none, applicable=bool(steps))
 
 
 def train_mode_in_evaluation(phase: Phase) -> list[tuple[str, dict[str, Any], str]]:
@@ -118,7 +125,10 @@ def validate(model, loader):
         for x, y in loader:
             ...""",
     limits="""
-Only forwards of a model whose parameters an optimizer holds are seen. A BatchNorm recalibration
+Forwards of the models an optimizer holds or the script updates by hand, and of their copies (an
+EMA or SWA model), are seen. Normalization without running statistics (InstanceNorm by default,
+BatchNorm with track_running_stats=False) and Dropout with p=0 behave the same in both modes and
+are not mode-dependent. A BatchNorm recalibration
 (statistics reset, then forwards in training mode, as `swa_utils.update_bn` does) is not evaluation.
 A no_grad forward inside a training iteration of a loop without a DataLoader is taken as evaluation.""",
     hint="call model.eval() before evaluating (and enable only Dropout layers for MC dropout)",
@@ -159,7 +169,8 @@ with torch.no_grad():
         model(x)""",
     limits="""
 BatchNorm layers created with track_running_stats=False keep no statistics and are not checked; a
-model without such layers makes the rule n/a.""",
+model without such layers makes the rule n/a. A BatchNorm recalibration (statistics reset, then
+forwards in training mode, as `swa_utils.update_bn` does) is not evaluation and is not checked.""",
     hint="evaluate with model.eval() (BatchNorm then uses, and keeps, its running statistics)",
 )
 def bn_stats_updated_in_eval(g: nx.DiGraph, r: Rule) -> Check:
@@ -201,7 +212,9 @@ with torch.inference_mode():
         loss = criterion(model(x), y)""",
     limits="""
 A model whose parameters are all frozen records nothing and passes. Input-gradient methods
-(saliency) that call backward count as training.""",
+(saliency) that call backward count as training. In a loop without a DataLoader, a forward that no
+backward went through inside a training iteration (a teacher run without no_grad) can be taken for
+an evaluation.""",
     hint="wrap evaluation in torch.no_grad() or torch.inference_mode()",
 )
 def eval_with_autograd(g: nx.DiGraph, r: Rule) -> Check:
@@ -259,8 +272,9 @@ with torch.no_grad():
     for x, y in val_loader:                  # inventory: BatchNorm2d ×2 (running stats, eval)
         model(x)""",
     limits="""
-Needs the graph capture (not with --no-graph). A forward Dynamo cannot trace falls back to module
-state, which knows the layers a model holds but not which of them ran.""",
+Needs the graph capture (not with --no-graph). A forward Dynamo cannot trace has no inventory (the
+entry says the capture failed; when every capture failed the rule is n/a); a partial capture (graph
+breaks) names what it missed. Graphs the script compiles itself with torch.compile are listed too.""",
     hint="read the inventory: it names the normalization layers that ran in each phase",
 )
 def normalization_inventory(g: nx.DiGraph, r: Rule) -> Check:

@@ -55,8 +55,11 @@ for x, y in loader:
     optimizer.step()""",
     limits="""
 Gradients kept on purpose across steps (rare research set-ups) are flagged too. Parameters held by
-no optimizer are not watched.""",
-    hint="clear gradients once per cycle: optimizer.zero_grad(set_to_none=True) before the forward (or after the step)",
+no optimizer are not watched (a model updated by hand is not judged). Steps that no gradient reached
+(frozen parameters) are skipped. An epoch-end tail is judged only over a training DataLoader whose
+`len()` is known, at the end of an epoch that ended like the real one.""",
+    hint="clear gradients once per cycle (optimizer.zero_grad(set_to_none=True) before the forward or after the step); "
+         "an epoch's unstepped tail needs a step on the epoch's last batch",
 )
 def stale_gradients(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
@@ -137,7 +140,9 @@ optimizer.step()""",
     limits="""
 Gradients computed with `torch.autograd.grad` and never written to `.grad` count as no gradients.
 Steps of an optimizer whose parameters are all frozen are not judged (nothing could reach them), and
-a run without such a step is n/a, not a pass.""",
+a run without such a step is n/a, not a pass. When a backward wrote gradients to parameters no
+optimizer holds, steps of an optimizer that never got a gradient are left to FX205. A step whose
+gradients were all cleared after the backward is FX103's finding, not this one's.""",
     hint="call loss.backward() before optimizer.step() in every cycle",
 )
 def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
@@ -249,7 +254,8 @@ scaler.step(optimizer)
 scaler.update()""",
     limits="""
 Only clipping through torch.nn.utils (clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_)
-is seen; a hand-written clip is not.""",
+is seen; a hand-written clip is not. A call with an infinite limit only measures the norm and is not
+judged.""",
     hint="call scaler.unscale_(optimizer) before clipping",
 )
 def clip_scaled_gradients(g: nx.DiGraph, r: Rule) -> Check:
@@ -305,7 +311,8 @@ optimizer.step()""",
 Only clipping through torch.nn.utils is seen. A clip is placed against the optimizers whose
 parameters hold gradients when it runs. In a model updated by hand (`p.data.add_(p.grad, ...)`, no
 optimizer) a clip is placed against the update by comparing the parameters with their values after
-the backward; a clip in a cycle that no step or update ended is not judged.""",
+the backward; a clip there is judged only when an update followed it before the next backward. A
+call with an infinite limit only measures the norm and is never judged.""",
     hint="clip between backward and optimizer.step() (or the update by hand)",
 )
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
@@ -349,7 +356,7 @@ def _clips_before_hand_updates(g: nx.DiGraph, hits: Occurrences) -> set[int]:
     for e in reversed(events(g)):
         if e["kind"] in (ev.HAND_UPDATE, ev.BACKWARD):
             updated = e["kind"] == ev.HAND_UPDATE
-        elif e["kind"] == ev.CLIP and e["data"].get("hand") and updated:
+        elif e["kind"] == ev.CLIP and e["data"].get("hand") and updated and e["data"].get("limit") != float("inf"):
             placed.append(e)
     for e in reversed(placed):
         if e["data"]["hand"].get("after_update"):
@@ -443,8 +450,8 @@ def unscaled_backward(g: nx.DiGraph, r: Rule) -> Check:
     summary="scaler.step ran and the next cycle (or the run) went on without scaler.update(), or update ran twice",
     what="""
 Checks that every `scaler.step(...)` of an enabled GradScaler is followed by exactly one
-`scaler.update()` before the next cycle's step (with several optimizers: one update after all their
-steps).""",
+`scaler.update()` before the next cycle's step, and that no update runs without a step since the
+previous one.""",
     why="""
 Without update() the scale factor never adapts (no backoff after overflows, no growth) and the next
 `scaler.step` raises "step() has already been called since the last update()"; a second update()
@@ -460,7 +467,8 @@ scaler.update()
 optimizer.zero_grad()""",
     limits="""
 When the run was cut by fxcheck or crashed right after a step, the missing update is reported only
-if another cycle began after that step.""",
+if another cycle began after that step. With several optimizers, an update after each of their steps
+(instead of one after all of them) is not flagged.""",
     hint="call scaler.update() once per iteration, after all scaler.step(...) calls",
 )
 def scaler_update_missing(g: nx.DiGraph, r: Rule) -> Check:
@@ -507,6 +515,8 @@ def scaler_update_missing(g: nx.DiGraph, r: Rule) -> Check:
     found = hits.findings()
     evidence = (f"every scaler.step was followed by one scaler.update(): {pairs} updates" if not found
                 else f"{len(found)} scaler.step/update call site(s) out of pairing")
+    if scalers and not pairs and not found:
+        evidence = "no scaler.step followed by a judged cycle (nothing to pair)"
     return r.result(found, evidence if scalers else "no enabled GradScaler", applicable=bool(scalers) and pairs > 0)
 
 

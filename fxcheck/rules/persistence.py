@@ -91,16 +91,20 @@ for epoch in range(epochs):
     train_one_epoch(model, optimizer)                  # the state carries over""",
     limits="""
 A resume (load_state_dict before the first step) is fine and not flagged, and so is a rollback: a
-state loaded from a file this run saved with optimizer state (restart from the best checkpoint).
-A reload of such a file by mistake (a resume check inside the epoch loop) is taken for a rollback
-too. Optimizers keeping no per-parameter state (plain SGD) cannot show a reset.""",
+state that this run took after training began (`optimizer.state_dict()`, torch.save), loaded back
+from its file, a buffer or a copy (known by its step counts, sizes and learning rates), as in
+restart-from-best. A state taken before the first step and loaded again later is a reset. A reload
+of a mid-training checkpoint by mistake (a resume check inside the epoch loop) is taken for a
+rollback too. Optimizers keeping no per-parameter state (plain SGD) cannot show a reset.""",
     hint="keep the optimizer's state across epochs; reload it only to resume before training starts",
 )
 def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     steps = _steps_by_optimizer(g)
     loads = events(g, ev.OPTIMIZER_LOAD)
-    rollbacks: list[dict] = []
+    # loads of a state this run took mid-training (restart-from-best): rollbacks, not resets, whether or
+    # not the step counts show it (a rollback by one step does not)
+    rollbacks = [e for e in loads if e["data"].get("saved_at") is not None]
     stateful = 0
     for opt, seq in steps.items():
         if any(s["data"].get("state_size") for s in seq):
@@ -114,8 +118,7 @@ def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
             if not went_back:
                 continue
             load = next((e for e in loads if e["obj"] == opt and prev["seq"] < e["seq"] < cur["seq"]), None)
-            if load is not None and load["data"].get("source") in _optimizer_saves(g, load["seq"]):
-                rollbacks.append(load)  # back to a checkpoint this run wrote: restart-from-best, not a reset
+            if load is not None and load in rollbacks:
                 continue
             at = load or cur
             how = "reloaded by load_state_dict" if load else (
@@ -132,16 +135,10 @@ def optimizer_state_reset(g: nx.DiGraph, r: Rule) -> Check:
                 if not found else f"{len(found)} place(s) reset an optimizer's state")
     if rollbacks and not found:
         evidence = (f"per-parameter state kept over {total} steps of {stateful} stateful optimizer(s), except "
-                    f"{len(rollbacks)} rollback(s) to a checkpoint this run wrote ({rollbacks[0]['data']['source']} "
-                    f"at {where(rollbacks[0])})")
+                    f"{len(rollbacks)} rollback(s) to a state this run took after training began (at "
+                    f"{where(rollbacks[0])}, from {rollbacks[0]['data'].get('source') or 'a copy in memory'})")
     return r.result(found, evidence if stateful else "no optimizer with per-parameter state stepped",
                     applicable=stateful > 0)
-
-
-def _optimizer_saves(g: nx.DiGraph, before: int) -> set[str]:
-    """Files this run wrote optimizer state into before the given event."""
-    return {e["data"]["path"] for e in events(g, ev.CHECKPOINT)
-            if e["seq"] < before and e["data"].get("optimizer_state") and e["data"].get("path")}
 
 
 @rule(
@@ -208,9 +205,14 @@ scheduler = CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
 for epoch in range(epochs):
     train_one_epoch(model, optimizer, scheduler)""",
     limits="""
-CosineAnnealingWarmRestarts and CyclicLR restart on purpose and are not flagged. An LR set by hand
-that returns to its initial value at an epoch boundary is flagged at the first step of that epoch.""",
-    hint="build the scheduler once for the whole run; use a warm-restart scheduler if restarts are intended",
+A jump back is recognised when an epoch's first learning rates repeat the previous epoch's first
+ones (at least two steps in each epoch), so a jump that then follows another path, and the one-step
+last epoch fxcheck observes, are not judged. An optimizer with a CosineAnnealingWarmRestarts or
+CyclicLR scheduler restarts on purpose and is not flagged, whatever other schedulers it has. An LR
+set by hand that returns to its initial value at an epoch boundary is flagged at the first step of
+that epoch.""",
+    hint="build the scheduler (or the learning-rate schedule set by hand) once for the whole run; use a warm-restart "
+         "scheduler if restarts are intended",
 )
 def lr_schedule_restarted(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
@@ -266,7 +268,8 @@ model.fc = nn.Linear(512, num_classes)          # not in the optimizer""",
 model.fc = nn.Linear(512, num_classes)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)""",
     limits="""
-Only the first backward passes of each epoch are walked. Tensors that are not `nn.Parameter`
+Only the first backward passes of each epoch are walked (in a loop without a training DataLoader,
+the run's first two). Tensors that are not `nn.Parameter`
 (inputs with requires_grad, e.g. for adversarial examples) are ignored. Parameters that no optimizer
 holds but whose values change after their backward (a hand-written update such as
 `p.data.add_(p.grad, alpha=-lr)`) are trained: they are not flagged, and each such update ends a
@@ -383,7 +386,9 @@ classes that it holds, one level down too (a meter whose `update` does `self.sum
 Trainer's `self.loss_meter`, `self.total` in a Trainer method) and numeric entries of its dicts; an attribute or entry counts only where the code
 accumulates into it with `+=`. Counters meant to persist are told apart by name (step, global, iter, best, epoch, patience, lr, ...), and a
 total the loop reads as a difference (`tr_loss - logging_loss`, the Hugging Face way) is taken as
-cumulative on purpose.""",
+cumulative on purpose. Passes are compared per DataLoader object: a loader rebuilt every epoch is
+not judged. A local accumulated without `+=` (`total = total + x`) is flagged at the next epoch's
+loop.""",
     hint="reset the accumulator at the start of each epoch (inside the epoch loop, before the batch loop)",
 )
 def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
@@ -412,7 +417,8 @@ def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
                     hits.add(f"`{name}` went from {initial:g} to {end[name]:g} during epoch {prev['epoch']} and started "
                              f"epoch {cur['epoch']} at {again[name]:g}: it is never reset between epochs", at)
     found = hits.findings()
-    evidence = (f"accumulators reset every epoch: {', '.join(sorted(watched))}" if not found
+    evidence = (f"no accumulator began an epoch at the value it ended the previous one with: {', '.join(sorted(watched))}"
+                if not found
                 else f"{len(found)} accumulator(s) carried across epochs")
     return r.result(found, evidence if watched else "no running accumulator seen over two passes",
                     applicable=bool(watched))

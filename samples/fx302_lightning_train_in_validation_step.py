@@ -1,0 +1,49 @@
+"""A LightningModule classifier (BatchNorm, dropout) fitted by lightning's Trainer, with validation
+every epoch.
+
+Bug: validation_step calls self.train() (copied from a helper that computed a train-mode loss for
+logging), so every validation after the first batch runs with dropout on and updates the
+BatchNorm statistics with validation data, although Lightning put the model in eval mode."""
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class LitClassifier(L.LightningModule):
+    def __init__(self, lr: float = 1e-3) -> None:
+        super().__init__()
+        self.lr = lr
+        self.net = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = nn.functional.cross_entropy(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.train()
+        x, y = batch
+        self.log("val_loss", nn.functional.cross_entropy(self(x), y))  # expect: FX302  # expect: FX303
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr)
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+
+def make_data(n: int) -> TensorDataset:
+    x = torch.randn(n, 16)
+    return TensorDataset(x, (x.sum(1) > 0).long())
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    train = DataLoader(make_data(640), batch_size=32, shuffle=True)
+    val = DataLoader(make_data(128), batch_size=32)
+    trainer = L.Trainer(max_epochs=4, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(LitClassifier(), train, val)

@@ -1,0 +1,50 @@
+"""Frameworks under fxcheck: the cut reaches them as their own limits, and tracing changes nothing
+they do within it (real lightning, through the real CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SCRIPTS, fxcheck
+
+pytest.importorskip("lightning")
+
+
+def test_lightning_gets_the_cut_as_its_limits_and_trains_bitwise_the_same(tmp_path):
+    """Traced with --steps 10 --epochs 2 (accumulation 4: 8 batches per epoch, whole cycles), the fit
+    ends its first two epochs with the weights of a plain fit given limit_train_batches=8,
+    limit_val_batches=2 and max_epochs=3 by hand; the OneCycleLR sized from the trainer's estimate
+    agrees too."""
+    plain, traced, report = tmp_path / "plain.json", tmp_path / "traced.json", tmp_path / "report.json"
+    script = SCRIPTS / "lightning_weights.py"
+    subprocess.run([sys.executable, str(script), "--out", str(plain), "--limit-train", "8", "--limit-val", "2",
+                    "--max-epochs", "3"], check=True, capture_output=True, cwd=tmp_path)
+    proc = fxcheck("trace", str(script), "--steps", "10", "--epochs", "2", "--json", str(report), "--",
+                   "--out", str(traced), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    a, b = json.loads(plain.read_text()), json.loads(traced.read_text())
+    assert a["num_training_batches"] == b["num_training_batches"] == 8
+    assert len(a["epochs"]) == 3 and len(b["epochs"]) == 2 and b["epochs"] == a["epochs"][:2]
+    r = json.loads(report.read_text())
+    assert r["observed"]["optimizer_steps"] == 2 * 2 + 1  # 2 steps per epoch, and the first of epoch 3
+    assert "limit_train_batches=8, limit_val_batches=2, max_epochs=3" in " ".join(proc.stdout.split())
+    assert r["checks"] and not r["findings"], r["findings"]
+
+
+def test_lightning_trainer_is_restored_after_the_run():
+    import lightning.pytorch as pl
+
+    from fxcheck.capture import Capture, Limits
+
+    before = (pl.Trainer.__dict__["__init__"], pl.Trainer.__dict__["fit"], list(sys.meta_path))
+    capture = Capture([], Limits())
+    capture.start()
+    try:
+        assert pl.Trainer.__dict__["__init__"] is not before[0]
+    finally:
+        capture.stop()
+    assert (pl.Trainer.__dict__["__init__"], pl.Trainer.__dict__["fit"], list(sys.meta_path)) == before

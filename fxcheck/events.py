@@ -31,14 +31,15 @@ CHECKPOINT = "checkpoint.save"  # torch.save; data: target, path (absolute, for 
 OPTIMIZER_LOAD = "optimizer.load_state_dict"  # data: saved_at (seq at which this run took this state after training began: state_dict(), torch.save), source (absolute path of its file, when known)
 SAMPLER_ORDER = "sampler.order"  # a shuffling sampler began a pass; data: prefix (first indices), sampler
 RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
+LOADER_DERIVED = "loader.derived"  # a framework built this loader from the script's (Accelerate's prepare); data: source
 FRAMEWORK = "framework.limits"  # a framework's trainer got fxcheck's cut as its limits; data: framework, applied {name:
-# value}, kept {name: the script's own value}, accumulation, max_epochs, leaves_loaders (its passes are not cut by fxcheck)
+# value}, kept {name: the script's own value}, object (Trainer, Accelerator), accumulation, leaves_loaders (its passes are not cut by fxcheck)
 
 ALL_KINDS = (
     OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, HAND_UPDATE, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
     CHECKPOINT, OPTIMIZER_LOAD,
-    SAMPLER_ORDER, RNG_SEED, FRAMEWORK,
+    SAMPLER_ORDER, RNG_SEED, FRAMEWORK, LOADER_DERIVED,
 )
 
 # Tracked object types.

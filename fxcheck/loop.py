@@ -113,6 +113,7 @@ class LoopModel:
         self._latest: dict[str, LoaderPass] = {}  # loader key -> its latest pass
         self._lineage: dict[str, str] = {}  # loader key -> creation site
         self.accumulation: dict[str, int] = {}  # lineage -> backwards per optimizer step
+        self.declared_accumulation: int | None = None  # a framework's own accumulation setting (Accelerate's)
         self.epochs: list[Epoch] = []
         self.steps = 0  # optimizer cycles ended (scaler-skipped ones and hand-written updates included)
         self._backward_sites: Counter[tuple[Any, Any]] = Counter()  # since the latest step
@@ -137,7 +138,9 @@ class LoopModel:
         return True if TRAIN in roles else (False if EVAL in roles else None)
 
     def accumulation_of(self, loader: str) -> int | None:
-        return self.accumulation.get(self._lineage.get(loader, loader))
+        """Backwards per step of the loader's lineage: learnt at its first step, or before that the
+        accumulation a framework was configured with."""
+        return self.accumulation.get(self._lineage.get(loader, loader)) or self.declared_accumulation
 
     def open_passes(self) -> list[LoaderPass]:
         return list(self._open)
@@ -158,6 +161,11 @@ class LoopModel:
         if kind == ev.OBJECT_CREATED and isinstance(obj, str) and obj.startswith(ev.LOADER):
             file, line = _site(e)
             self._lineage[obj] = f"{file}:{line}" if file else obj
+        elif kind == ev.LOADER_DERIVED and isinstance(obj, str):
+            source = data.get("source")
+            self._lineage[obj] = self._lineage.get(source, source)  # one loader to the cut
+        elif kind == ev.FRAMEWORK and (data.get("accumulation") or 1) > 1:
+            self.declared_accumulation = int(data["accumulation"])
         elif kind == ev.LOADER_PASS:
             self._pass_started(seq, obj)
         elif kind == ev.LOADER_BATCH:

@@ -48,3 +48,23 @@ def test_lightning_trainer_is_restored_after_the_run():
     finally:
         capture.stop()
     assert (pl.Trainer.__dict__["__init__"], pl.Trainer.__dict__["fit"], list(sys.meta_path)) == before
+
+
+def test_accelerate_prepared_loader_is_cut_as_the_scripts_and_trains_bitwise_the_same(tmp_path):
+    """Accelerate has no batch limit of its own: fxcheck cuts the prepared loader (one loader with the
+    script's, aligned to gradient_accumulation_steps=4 before the first step: 10 -> 8 batches), and the
+    first two epochs end with the weights of a plain run whose batch sampler stops after 8 batches
+    (its len() saying 8, so the schedule sized from it agrees)."""
+    pytest.importorskip("accelerate")
+    plain, traced, report = tmp_path / "plain.json", tmp_path / "traced.json", tmp_path / "report.json"
+    script = SCRIPTS / "accelerate_weights.py"
+    subprocess.run([sys.executable, str(script), "--out", str(plain), "--limit", "8"], check=True,
+                   capture_output=True, cwd=tmp_path)
+    proc = fxcheck("trace", str(script), "--steps", "10", "--epochs", "2", "--json", str(report), "--",
+                   "--out", str(traced), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    a, b = json.loads(plain.read_text()), json.loads(traced.read_text())
+    assert a["len"] == b["len"] == 8
+    assert len(a["epochs"]) == 3 and len(b["epochs"]) == 2 and b["epochs"] == a["epochs"][:2]
+    r = json.loads(report.read_text())
+    assert r["observed"]["optimizer_steps"] == 2 * 2 + 1 and not r["findings"], r["findings"]

@@ -20,6 +20,7 @@ from fxcheck import events as ev
 from fxcheck.capture.recorder import Recorder
 
 LIGHTNING_TRAINERS = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+ACCELERATOR = "accelerate.accelerator"
 
 
 def inner_optimizer(opt: Any) -> Any:
@@ -64,13 +65,15 @@ class Frameworks:
     """Wraps the constructors of the frameworks the script imports (or had imported before the run)."""
 
     def __init__(self, rec: Recorder, patch: Callable[[Any, str, Callable[[Any], Any]], None],
-                 on_fit: Callable[[bool], None]) -> None:
+                 on_fit: Callable[[bool], None], loaders: Any, state: Any) -> None:
         self.rec, self._patch = rec, patch
         self.on_fit = on_fit  # told True when a limited framework starts fitting, False when it returns
+        self.loaders, self.state = loaders, state  # the LoaderTracker and the StateHooks (torch.save)
         self._watch: _ImportWatch | None = None
 
     def install(self) -> None:
-        callbacks = {name: self._lightning for name in LIGHTNING_TRAINERS}
+        callbacks: dict[str, Callable[[Any], None]] = {name: self._lightning for name in LIGHTNING_TRAINERS}
+        callbacks[ACCELERATOR] = self._accelerate
         for name in list(callbacks):
             if name in sys.modules:  # imported before the run (a pytest suite, a notebook)
                 callbacks.pop(name)(sys.modules[name])
@@ -147,3 +150,66 @@ class Frameworks:
         trainer._fxcheck_limited = True
         self.rec.emit(ev.FRAMEWORK, None, framework="lightning", applied=applied, kept=kept, accumulation=k,
                       leaves_loaders=True)
+
+    # -- Accelerate -----------------------------------------------------------------------------
+    def _accelerate(self, module: Any) -> None:
+        """Accelerate has no batch limits of its own: fxcheck's cut stays on the loaders, which its
+        `prepare` rebuilds (one loader to the cut with the script's, and its gradient_accumulation_steps
+        known before the first step); `save_state` writes one checkpoint of everything it holds."""
+        cls = getattr(module, "Accelerator", None)
+        if cls is None or not all(name in vars(cls) for name in ("__init__", "prepare_data_loader", "save_state")):
+            return
+        fw = self
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                k = getattr(self, "gradient_accumulation_steps", 1)
+                fw.rec.emit(ev.FRAMEWORK, None, framework="accelerate", object="Accelerator", applied={}, kept={},
+                            accumulation=k if isinstance(k, int) else 1, leaves_loaders=False)
+
+            return __init__
+
+        def make_prepare(original: Any) -> Any:
+            def prepare_data_loader(self: Any, data_loader: Any, *args: Any, **kwargs: Any) -> Any:
+                prepared = original(self, data_loader, *args, **kwargs)
+                fw.loaders.derive(getattr(prepared, "base_dataloader", prepared), data_loader)
+                return prepared
+
+            return prepare_data_loader
+
+        def make_save(original: Any) -> Any:
+            def save_state(self: Any, *args: Any, **kwargs: Any) -> Any:
+                fw.rec.check_stopped()
+                fw.state.quiet += 1  # its torch.save calls are parts of this one checkpoint
+                try:
+                    location = original(self, *args, **kwargs)
+                finally:
+                    fw.state.quiet -= 1
+                fw.state.checkpoint(location, accelerator_contents(self), via="accelerator.save_state")
+                return location
+
+            return save_state
+
+        self._patch(cls, "__init__", make_init)
+        self._patch(cls, "prepare_data_loader", make_prepare)
+        self._patch(cls, "save_state", make_save)
+
+
+def accelerator_contents(acc: Any) -> dict[str, int]:
+    """What `Accelerator.save_state` writes, as torch.save payload facts: the prepared models' weights,
+    optimizers, schedulers and scaler, and the objects registered for checkpointing."""
+    import torch
+
+    found = {"model_tensors": sum(len(m.state_dict()) for m in getattr(acc, "_models", ())),
+             "optimizer_state": len(getattr(acc, "_optimizers", ())),
+             "scheduler_state": len(getattr(acc, "_schedulers", ())),
+             "scaler_state": int(getattr(acc, "scaler", None) is not None)}
+    for obj in getattr(acc, "_custom_objects", ()):
+        if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
+            found["scheduler_state"] += 1
+        elif isinstance(obj, torch.amp.GradScaler):
+            found["scaler_state"] += 1
+        elif isinstance(obj, torch.optim.Optimizer):
+            found["optimizer_state"] += 1
+    return found

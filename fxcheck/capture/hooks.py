@@ -65,7 +65,7 @@ class Hooks:
         self.grads = gs.GradState()
         self.loaders = LoaderTracker(rec, self._window)
         self.state = StateHooks(rec, tracer, self._patch)
-        self.frameworks = Frameworks(rec, self._patch, self._framework_fit)
+        self.frameworks = Frameworks(rec, self._patch, self._framework_fit, self.loaders, self.state)
         self._models: dict[str, tuple[weakref.ref, frozenset[int], bool]] = {}  # key -> (model, param ids, has modes)
         self._model_opt: dict[tuple[str, str], bool] = {}  # does this optimizer step that model's parameters?
         self.loaders.on_model = self._note_model

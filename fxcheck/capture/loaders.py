@@ -104,6 +104,17 @@ class LoaderTracker:
         self._loaders[id(loader)] = _Loader(key, guess_train=shuffled or bool(loader.drop_last) or first)
         weakref.finalize(loader, self._loaders.pop, id(loader), None)
 
+    def derive(self, loader: Any, source: Any) -> None:
+        """A framework built `loader` from the script's `source` (Accelerate's prepare): to the cut they are
+        one loader, with the role the script's one suggests and any length it was already told."""
+        st, src = self._loaders.get(id(loader)), self._loaders.get(id(source))
+        if st is None or src is None or st is src:
+            return
+        st.guess_train = src.guess_train
+        if st.promised is None:
+            st.promised = src.promised
+        self.rec.emit(ev.LOADER_DERIVED, st.key, source=src.key)
+
     def length(self, loader: DataLoader, real: int) -> int:
         st = self._loaders.get(id(loader))
         if st is None:

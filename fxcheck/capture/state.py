@@ -315,6 +315,7 @@ class StateHooks:
         self.sampler_loader: dict[int, str] = {}  # id(sampler) -> key of the loader using it
         # optimizer state dicts in the file torch.load read last: id -> (param group count, absolute path)
         self.loaded: dict[int, tuple[int, str]] = {}
+        self.quiet = 0  # > 0 inside a framework's save (Accelerate's save_state): one checkpoint for all of it
         # optimizer states this run took after training began (state_dict(), torch.save): signature ->
         # (seq of the event it was taken at, absolute path of the file it was saved into, or None)
         self.saved_states: dict[tuple, tuple[int, str | None]] = {}
@@ -329,11 +330,10 @@ class StateHooks:
                 facts = describe_payload(obj)
                 result = original(obj, f, *args, **kwargs)
                 path = file_path(f)
-                path = os.path.abspath(path) if path else None
-                event = rec.emit(ev.CHECKPOINT, None, target=save_target(f), whole_module=isinstance(obj, nn.Module),
-                                 **({"path": path} if path else {}), **facts)
+                seq = len(rec.events) - 1 if hooks.quiet else \
+                    hooks.checkpoint(f, facts, whole_module=isinstance(obj, nn.Module)).seq
                 for state, _ in optimizer_states(obj):
-                    hooks.saved_states[optimizer_signature(state)] = (event.seq, path)
+                    hooks.saved_states[optimizer_signature(state)] = (seq, os.path.abspath(path) if path else None)
                 return result
 
             return save
@@ -396,6 +396,12 @@ class StateHooks:
         self._patch(RandomSampler, "__iter__", make_order)
         self._patch(DistributedSampler, "__iter__", make_order)
         self._patch(torch, "manual_seed", make_seed)
+
+    def checkpoint(self, f: Any, facts: dict[str, Any], **data: Any) -> Any:
+        """Record one checkpoint written to `f` (a path, an open file or a buffer) holding `facts`."""
+        path = file_path(f)
+        return self.rec.emit(ev.CHECKPOINT, None, target=save_target(f),
+                             **({"path": os.path.abspath(path)} if path else {}), **data, **facts)
 
     def _recorded(self, sampler: Any, inner: Any) -> Any:
         """Yield the sampler's indices unchanged, keeping the first few of this pass."""

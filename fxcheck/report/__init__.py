@@ -118,10 +118,14 @@ def loop_lines(g: nx.DiGraph) -> list[str]:
         d = e["data"]
         set_ = ", ".join(f"{k}={v}" for k, v in (d.get("applied") or {}).items())
         kept = ", ".join(f"{k}={v}" for k, v in (d.get("kept") or {}).items())
-        how = "its loader passes are left to it" if d.get("leaves_loaders") else "fxcheck cuts its loaders"
-        lines.append(f"framework: {d.get('framework')} Trainer built at {where(e)}; the cut set as its own limits"
-                     + (f" ({set_})" if set_ else "") + (f", the script's own kept ({kept})" if kept else "")
-                     + f"; {how}")
+        if d.get("leaves_loaders"):
+            lines.append(f"framework: {d.get('framework')} {d.get('object', 'Trainer')} built at {where(e)}; the cut "
+                         f"set as its own limits" + (f" ({set_})" if set_ else "")
+                         + (f", the script's own kept ({kept})" if kept else "") + "; its loader passes are left to it")
+        else:
+            lines.append(f"framework: {d.get('framework')} {d.get('object', 'Trainer')} built at {where(e)}"
+                         f" (gradient accumulation {d.get('accumulation')}); fxcheck cuts the loaders it prepares"
+                         f" as the script's own")
     uncut = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("uncut")]
     if uncut:
         lines.append(f"passes not cut: {len(uncut)}, first at {where(uncut[0])} ({uncut[0]['data']['uncut']})")

@@ -35,7 +35,9 @@ torch.save({"epoch": epoch, "model": model.state_dict()}, "ckpt.pt")""",
 torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()}, "ckpt.pt")""",
     limits="""
-Only torch.save is watched (not safetensors or framework checkpointing); a payload is judged by
+Only torch.save and Accelerate's save_state (what it holds: the prepared models, optimizers,
+schedulers, scaler and registered objects) are watched (Lightning's checkpoints go through torch.save), not
+safetensors files; a payload is judged by
 the shape of its state dicts, and saves are not linked to the optimizer of the weights they hold
 (a weights-only EMA snapshot written during training is judged as a resume point). A resume
 checkpoint saved as a pickled module, or under a name with "best" in it, is taken for an export and
@@ -93,7 +95,7 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
         for e in incomplete:
             lack = missing(e)
             named = " and ".join([", ".join(lack[:-1]), lack[-1]] if len(lack) > 1 else lack)
-            hits.add(f"torch.save at {where(e)} wrote model weights without the {named} state: a resume "
+            hits.add(f"{e['data'].get('via', 'torch.save')} at {where(e)} wrote model weights without the {named} state: a resume "
                      f"from {e['data'].get('target')} restarts them", e)
     found = hits.findings()
     if found:

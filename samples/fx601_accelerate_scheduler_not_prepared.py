@@ -1,0 +1,54 @@
+"""A classifier trained with Hugging Face Accelerate, with gradient accumulation over 4 batches and
+accelerator.save_state after every epoch.
+
+Bug: the cosine schedule was added later and never passed to accelerator.prepare, so save_state does
+not know it: the checkpoints hold the model, optimizer and sampler state but not the scheduler's,
+and a resumed run restarts the schedule from its first value. The same omission makes the schedule
+step on every micro-batch while the prepared optimizer steps every 4th: its first step comes before
+the optimizer's first."""
+import tempfile
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(n: int) -> TensorDataset:
+    x = torch.randn(n, 16)
+    return TensorDataset(x, (x.sum(1) > 0).long())
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    accelerator = Accelerator(cpu=True, gradient_accumulation_steps=4)
+    train_dl = DataLoader(make_data(640), batch_size=16, shuffle=True)
+    val_dl = DataLoader(make_data(128), batch_size=32)
+    model = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    epochs = 3
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_dl))
+    model, optimizer, train_dl, val_dl = accelerator.prepare(model, optimizer, train_dl, val_dl)
+    out = tempfile.mkdtemp(prefix="acc-state-")
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for x, y in train_dl:
+            with accelerator.accumulate(model):
+                loss = nn.functional.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()  # expect: FX109
+                optimizer.zero_grad()
+            total += loss.item()
+        model.eval()
+        with torch.no_grad():
+            val = sum(nn.functional.cross_entropy(model(x), y).item() for x, y in val_dl) / len(val_dl)
+        accelerator.print(f"epoch {epoch}: train {total / len(train_dl):.4f} val {val:.4f}")
+        accelerator.save_state(f"{out}/epoch_{epoch}")  # expect: FX601
+
+
+if __name__ == "__main__":
+    main()

@@ -103,6 +103,26 @@ def is_step(kind: str, obj: Any, data: dict[str, Any]) -> str | None:
     return None
 
 
+def is_micro_batch(data: dict[str, Any], site: Any, earlier: Any) -> bool:
+    """Is this backward one micro-batch of its cycle? One outside the optimizer step is; one inside it
+    (a closure) is when the cycle already had a backward from its line outside the step: Lightning runs
+    the last micro-batch of an accumulation in `optimizer.step(closure)`. LBFGS's closure, all inside
+    the step, re-evaluates one batch."""
+    return not data.get("inside_step") or site in earlier
+
+
+def micro_batches(backwards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cycle's backward events that are micro-batches (see is_micro_batch), in order."""
+    seen: set[Any] = set()
+    out = []
+    for e in backwards:
+        site = (e["file"], e["line"])
+        if is_micro_batch(e["data"], site, seen):
+            seen.add(site)
+            out.append(e)
+    return out
+
+
 class LoopModel:
     """Fed every event in order; answers what the loop is so far."""
 
@@ -237,8 +257,8 @@ class LoopModel:
             if not self._eval_every_cycle:
                 self._separated(BY_EVALUATION, self._eval_run[1] + 1)
             self._eval_run = None
-        if not data.get("inside_step"):
-            site = _site(e)
+        site = _site(e)
+        if is_micro_batch(data, site, self._backward_sites):
             self._backward_sites[site] += 1
             self._last_backward_site = site
 
@@ -296,7 +316,8 @@ class LoopModel:
         out: list[Phase] = []
         run: list[Any] = []
         run_pass: LoaderPass | None = None
-        crossed = False  # a training batch was taken since the run began
+        latest_batch: dict[str, int] = {}  # loader -> seq of its latest batch so far
+        train_batch = -1  # seq of the latest batch of a training pass
         trained_sites: set[tuple[Any, Any]] = set()
         since = -1  # the latest backward, or the end of the latest run
         for e in events:
@@ -304,13 +325,13 @@ class LoopModel:
                 trained_sites.add((e["file"], e["line"]))
 
         def close(by_training: bool) -> None:
-            nonlocal run, run_pass, crossed, since
+            nonlocal run, run_pass, since
             if run:
-                phase = self._classify(run, run_pass, by_training and not crossed, trained_sites, since)
+                phase = self._classify(run, run_pass, by_training, trained_sites, since)
                 if phase is not None:
                     out.append(phase)
                 since = run[-1]["seq"]  # a BatchNorm reset before this run is not the next run's
-            run, run_pass, crossed = [], None, False
+            run, run_pass = [], None
 
         def like_training(f: Any) -> bool:
             # the training forward itself (its site trained, grad on, train mode), e.g. the batch whose
@@ -327,7 +348,10 @@ class LoopModel:
                 if e["data"].get("trained"):
                     close(True)
                     continue
-                enclosing = next((p for p in reversed(self.passes) if p.role != TRAIN and p.open_at(e["seq"])), None)
+                # the evaluation pass the forward runs in: open, and not left for a training batch since its
+                # latest one (Lightning's validation never exhausts its iterator)
+                enclosing = next((p for p in reversed(self.passes) if p.role != TRAIN and p.open_at(e["seq"])
+                                  and latest_batch.get(p.loader, -1) > train_batch), None)
                 if run and like_training(e) != like_training(run[-1]):
                     close(like_training(e))  # the training forward that follows ends the run like a backward
                 elif run and enclosing is not run_pass:
@@ -335,10 +359,12 @@ class LoopModel:
                 if not run:
                     run_pass = enclosing
                 run.append(e)
-            elif kind == ev.LOADER_BATCH and run:
+            elif kind == ev.LOADER_BATCH:
+                latest_batch[e["obj"]] = e["seq"]
                 p = self.latest_pass_of(e["obj"], e["seq"])
                 if p is not None and p.role == TRAIN:
-                    crossed = True
+                    train_batch = e["seq"]
+                    close(False)  # an evaluation does not go on across a training batch: what follows is training
         close(False)
         return out
 

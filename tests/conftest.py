@@ -76,6 +76,7 @@ for line in sys.stdin:
         for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
             os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
         signal.alarm(job["timeout"])
+        os.chdir(job["cwd"])  # what a script writes relative to its directory goes there, not into the checkout
         sys.argv = ["fxcheck", *job["args"]]
         try:
             fxcheck.cli.main()
@@ -101,7 +102,9 @@ class _ForkServer:
 
     def run(self, args: list[str], out: Path, timeout: int = 240) -> tuple[int, str, str]:
         stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
-        job = {"args": args, "stdout": str(stdout), "stderr": str(stderr), "timeout": timeout}
+        cwd = out.with_suffix(".cwd")
+        cwd.mkdir(exist_ok=True)
+        job = {"args": args, "stdout": str(stdout), "stderr": str(stderr), "timeout": timeout, "cwd": str(cwd)}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         code = json.loads(self.proc.stdout.readline())

@@ -322,14 +322,18 @@ def test_fx402_leftover_micro_batches_cleared_at_the_next_epoch():
         s.backward(line=22)
         if i == 1:
             s.step().zero(line=24)
+    loader_pass(s, 20, batches=3, length=3, accumulation=2)  # the next epoch: its first zero_grad drops the tail
     s.add(ev.GRAD_CLEAR, 19, OPT, via="optimizer.zero_grad", cleared={OPT: 2}, dropped={OPT: 2})
+    s.add(ev.LOADER_BATCH, 21, "loader#1", index=0).backward(line=22)
     res = s.check("FX402")
     assert res.status == FAIL and res.findings[0].line == 19
     truncated = Script()
     loader_pass(truncated, 20, batches=3, length=10, accumulation=2)  # 3 % 2 != 10 % 2: a cut, not the real end
     for i in range(3):
         truncated.add(ev.LOADER_BATCH, 21, "loader#1", index=i).backward(line=22)
+    loader_pass(truncated, 20, batches=3, length=10, accumulation=2)
     truncated.add(ev.GRAD_CLEAR, 19, OPT, via="optimizer.zero_grad", cleared={OPT: 2}, dropped={OPT: 2})
+    truncated.add(ev.LOADER_BATCH, 21, "loader#1", index=0).backward(line=22)
     assert truncated.check("FX402").status != FAIL
 
 

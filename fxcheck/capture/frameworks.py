@@ -21,6 +21,7 @@ from fxcheck.capture.recorder import Recorder
 
 LIGHTNING_TRAINERS = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
 ACCELERATOR = "accelerate.accelerator"
+HF_TRAINER = "transformers.trainer"
 
 
 def inner_optimizer(opt: Any) -> Any:
@@ -65,15 +66,18 @@ class Frameworks:
     """Wraps the constructors of the frameworks the script imports (or had imported before the run)."""
 
     def __init__(self, rec: Recorder, patch: Callable[[Any, str, Callable[[Any], Any]], None],
-                 on_fit: Callable[[bool], None], loaders: Any, state: Any) -> None:
+                 on_fit: Callable[[bool, bool], None], loaders: Any, state: Any) -> None:
         self.rec, self._patch = rec, patch
-        self.on_fit = on_fit  # told True when a limited framework starts fitting, False when it returns
+        # told (True, leaves_loaders) when a framework starts driving the loop, (False, ...) when it returns
+        self.on_fit = on_fit
         self.loaders, self.state = loaders, state  # the LoaderTracker and the StateHooks (torch.save)
         self._watch: _ImportWatch | None = None
+        self._building = 0  # > 0 while a framework builds its own parts (HF's Trainer its Accelerator)
 
     def install(self) -> None:
         callbacks: dict[str, Callable[[Any], None]] = {name: self._lightning for name in LIGHTNING_TRAINERS}
         callbacks[ACCELERATOR] = self._accelerate
+        callbacks[HF_TRAINER] = self._transformers
         for name in list(callbacks):
             if name in sys.modules:  # imported before the run (a pytest suite, a notebook)
                 callbacks.pop(name)(sys.modules[name])
@@ -99,21 +103,8 @@ class Frameworks:
 
             return __init__
 
-        def make_fit(original: Any) -> Any:
-            def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-                limited = getattr(self, "_fxcheck_limited", False)
-                if limited:
-                    fw.on_fit(True)
-                try:
-                    return original(self, *args, **kwargs)
-                finally:
-                    if limited:
-                        fw.on_fit(False)
-
-            return fit
-
         self._patch(trainer_cls, "__init__", make_init)
-        self._patch(trainer_cls, "fit", make_fit)
+        self._drives_loop(trainer_cls, "fit", lambda trainer: getattr(trainer, "_fxcheck_limited", False))
 
     def _limit_lightning(self, trainer: Any) -> None:
         """Give the Trainer fxcheck's cut as its own limits: --steps batches per epoch (whole accumulation
@@ -165,6 +156,8 @@ class Frameworks:
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 original(self, *args, **kwargs)
                 k = getattr(self, "gradient_accumulation_steps", 1)
+                if fw._building:
+                    return  # a part of a framework that says what it does itself
                 fw.rec.emit(ev.FRAMEWORK, None, framework="accelerate", object="Accelerator", applied={}, kept={},
                             accumulation=k if isinstance(k, int) else 1, leaves_loaders=False)
 
@@ -178,38 +171,103 @@ class Frameworks:
 
             return prepare_data_loader
 
-        def make_save(original: Any) -> Any:
-            def save_state(self: Any, *args: Any, **kwargs: Any) -> Any:
-                fw.rec.check_stopped()
-                fw.state.quiet += 1  # its torch.save calls are parts of this one checkpoint
-                try:
-                    location = original(self, *args, **kwargs)
-                finally:
-                    fw.state.quiet -= 1
-                fw.state.checkpoint(location, accelerator_contents(self), via="accelerator.save_state")
-                return location
-
-            return save_state
-
         self._patch(cls, "__init__", make_init)
         self._patch(cls, "prepare_data_loader", make_prepare)
-        self._patch(cls, "save_state", make_save)
+        self._one_checkpoint(cls, "save_state", "accelerator.save_state", lambda acc, location: location,
+                             lambda acc: getattr(acc, "_models", ()))
+
+    def _one_checkpoint(self, cls: Any, name: str, via: str, target: Callable[[Any, Any], Any],
+                        models: Callable[[Any], Any]) -> None:
+        """A framework's checkpoint method: the torch.save calls it makes are parts of one checkpoint
+        (their payload facts summed), written to `target(self, result)`; model weights it writes as
+        safetensors are counted from `models(self)`."""
+        fw = self
+
+        def make(original: Any) -> Any:
+            def save(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                fw.rec.check_stopped()
+                with fw.state.collecting() as facts:
+                    result = original(obj, *args, **kwargs)
+                fw.state.checkpoint(target(obj, result), _with_weights(facts, models(obj)), via=via)
+                return result
+
+            return save
+
+        self._patch(cls, name, make)
+
+    def _drives_loop(self, cls: Any, name: str, leaves_loaders: Callable[[Any], bool]) -> None:
+        """A framework method that runs the loop from the user's line (fit, train): events it makes
+        itself are put at the user's hooks; one given the cut as its limits cuts its own passes."""
+        fw = self
+
+        def make(original: Any) -> Any:
+            def run(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                leaves = leaves_loaders(obj)
+                fw.on_fit(True, leaves)
+                try:
+                    return original(obj, *args, **kwargs)
+                finally:
+                    fw.on_fit(False, leaves)
+
+            return run
+
+        self._patch(cls, name, make)
+
+    # -- Hugging Face Trainer -------------------------------------------------------------------
+    def _transformers(self, module: Any) -> None:
+        """HF's Trainer builds its own DataLoaders (over Accelerate, whose prepare links them) and
+        accumulates gradients itself: its gradient_accumulation_steps align the cut before the first
+        step, num_train_epochs becomes E+1 (its schedule is then sized for the run it makes; fxcheck
+        stops it after the first step of epoch E+1), and `_save_checkpoint` is one checkpoint."""
+        cls = getattr(module, "Trainer", None)
+        if cls is None or not all(name in vars(cls) for name in ("__init__", "_save_checkpoint", "train")):
+            return
+        fw = self
+
+        def make_init(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                fw._building += 1
+                try:
+                    original(self, *args, **kwargs)
+                finally:
+                    fw._building -= 1
+                fw._limit_transformers(self)
+
+            return __init__
+
+        def checkpoint_dir(trainer: Any, result: Any) -> str:
+            root = getattr(getattr(trainer, "args", None), "output_dir", None) or "."
+            return f"{root}/checkpoint-{getattr(getattr(trainer, 'state', None), 'global_step', None)}"
+
+        self._patch(cls, "__init__", make_init)
+        self._one_checkpoint(cls, "_save_checkpoint", "Trainer._save_checkpoint", checkpoint_dir,
+                             lambda trainer: [trainer.model])
+        self._drives_loop(cls, "train", lambda trainer: False)  # its loaders stay fxcheck's to cut
+
+    def _limit_transformers(self, trainer: Any) -> None:
+        args = getattr(trainer, "args", None)
+        if args is None:
+            return
+        limits = self.rec.limits
+        k = args.gradient_accumulation_steps if isinstance(getattr(args, "gradient_accumulation_steps", None), int) else 1
+        applied, kept = {}, {}
+        epochs = getattr(args, "num_train_epochs", None)
+        max_steps = getattr(args, "max_steps", -1)
+        if isinstance(max_steps, int) and max_steps > 0:
+            kept["max_steps"] = max_steps  # decides the epochs: kept (fxcheck stops the run at its limits)
+        elif isinstance(epochs, (int, float)) and epochs > limits.epochs + 1:
+            args.num_train_epochs = limits.epochs + 1
+            applied["num_train_epochs"] = limits.epochs + 1
+        else:
+            kept["num_train_epochs"] = epochs
+        self.rec.emit(ev.FRAMEWORK, None, framework="transformers", object="Trainer", applied=applied, kept=kept,
+                      accumulation=k, leaves_loaders=False)
 
 
-def accelerator_contents(acc: Any) -> dict[str, int]:
-    """What `Accelerator.save_state` writes, as torch.save payload facts: the prepared models' weights,
-    optimizers, schedulers and scaler, and the objects registered for checkpointing."""
-    import torch
-
-    found = {"model_tensors": sum(len(m.state_dict()) for m in getattr(acc, "_models", ())),
-             "optimizer_state": len(getattr(acc, "_optimizers", ())),
-             "scheduler_state": len(getattr(acc, "_schedulers", ())),
-             "scaler_state": int(getattr(acc, "scaler", None) is not None)}
-    for obj in getattr(acc, "_custom_objects", ()):
-        if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
-            found["scheduler_state"] += 1
-        elif isinstance(obj, torch.amp.GradScaler):
-            found["scaler_state"] += 1
-        elif isinstance(obj, torch.optim.Optimizer):
-            found["optimizer_state"] += 1
+def _with_weights(saved: dict[str, int], models: Any) -> dict[str, int]:
+    """Payload facts of a framework checkpoint; model weights written outside torch.save (safetensors)
+    counted from the models themselves."""
+    found = dict(saved)
+    if not found.get("model_tensors"):
+        found["model_tensors"] = sum(len(m.state_dict()) for m in models)
     return found

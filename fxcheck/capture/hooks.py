@@ -84,10 +84,12 @@ class Hooks:
         self._hand_trained: set[int] = set()  # ids of parameters seen updated by hand
         rec.between_cycles = self._hand_update
 
-    def _framework_fit(self, started: bool) -> None:
-        """A framework carrying the cut as its own limits began (or ended) fitting: it cuts its passes."""
-        self.loaders.framework += 1 if started else -1
-        self.rec.enter_framework(bool(self.loaders.framework))
+    def _framework_fit(self, started: bool, leaves_loaders: bool) -> None:
+        """A framework began (or ended) driving the loop from the user's line; one carrying the cut as its
+        own limits cuts its passes itself."""
+        if leaves_loaders:
+            self.loaders.framework += 1 if started else -1
+        self.rec.enter_framework(started)
 
     # -- patching --------------------------------------------------------------------------
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:

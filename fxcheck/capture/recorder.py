@@ -46,7 +46,7 @@ class Recorder:
         self.between_cycles: Callable[[], None] = lambda: None  # looks for hand-written updates (set by the hooks)
         self.stop_reason: str | None = None
         # while a framework drives the loop: the user's line that called it (`trainer.fit(...)`), and the
-        # latest site inside the user's hooks (training_step, a callback) that events there are put at
+        # latest forward inside the user's hooks (training_step, compute_loss) that its events are put at
         self.framework_entry: Site | None = None
         self._hook_site: Site | None = None
 
@@ -57,12 +57,13 @@ class Recorder:
 
     def _in_hooks(self, kind: str, site: Site) -> Site:
         """Under a framework, an event the framework itself made (a backward of the loss training_step
-        returned, a step) is put at the user's latest line inside the hooks, not at `trainer.fit`."""
+        returned, a step) is put at the latest forward the user's hooks ran, not at `trainer.fit`."""
         entry = self.framework_entry
         if entry is None or kind in (ev.LOADER_PASS, ev.LOADER_BATCH, ev.LOADER_END):
             return site
         if (site.file, site.line) != (entry.file, entry.line):
-            self._hook_site = site
+            if kind == ev.MODEL_FORWARD:
+                self._hook_site = site
             return site
         return self._hook_site or site
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -315,7 +316,7 @@ class StateHooks:
         self.sampler_loader: dict[int, str] = {}  # id(sampler) -> key of the loader using it
         # optimizer state dicts in the file torch.load read last: id -> (param group count, absolute path)
         self.loaded: dict[int, tuple[int, str]] = {}
-        self.quiet = 0  # > 0 inside a framework's save (Accelerate's save_state): one checkpoint for all of it
+        self._collect: list[dict[str, int]] = []  # framework checkpoints under way (Accelerate's save_state)
         # optimizer states this run took after training began (state_dict(), torch.save): signature ->
         # (seq of the event it was taken at, absolute path of the file it was saved into, or None)
         self.saved_states: dict[tuple, tuple[int, str | None]] = {}
@@ -330,8 +331,12 @@ class StateHooks:
                 facts = describe_payload(obj)
                 result = original(obj, f, *args, **kwargs)
                 path = file_path(f)
-                seq = len(rec.events) - 1 if hooks.quiet else \
-                    hooks.checkpoint(f, facts, whole_module=isinstance(obj, nn.Module)).seq
+                if hooks._collect:
+                    for k, n in facts.items():
+                        hooks._collect[-1][k] = hooks._collect[-1].get(k, 0) + n
+                    seq = len(rec.events) - 1
+                else:
+                    seq = hooks.checkpoint(f, facts, whole_module=isinstance(obj, nn.Module)).seq
                 for state, _ in optimizer_states(obj):
                     hooks.saved_states[optimizer_signature(state)] = (seq, os.path.abspath(path) if path else None)
                 return result
@@ -396,6 +401,17 @@ class StateHooks:
         self._patch(RandomSampler, "__iter__", make_order)
         self._patch(DistributedSampler, "__iter__", make_order)
         self._patch(torch, "manual_seed", make_seed)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[dict[str, int]]:
+        """Inside a framework's checkpoint: its torch.save calls add up to one checkpoint (their payload
+        facts summed here) instead of being checkpoints of their own."""
+        facts: dict[str, int] = {}
+        self._collect.append(facts)
+        try:
+            yield facts
+        finally:
+            self._collect.remove(facts)
 
     def checkpoint(self, f: Any, facts: dict[str, Any], **data: Any) -> Any:
         """Record one checkpoint written to `f` (a path, an open file or a buffer) holding `facts`."""

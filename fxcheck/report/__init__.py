@@ -124,8 +124,9 @@ def loop_lines(g: nx.DiGraph) -> list[str]:
                          + (f", the script's own kept ({kept})" if kept else "") + "; its loader passes are left to it")
         else:
             lines.append(f"framework: {d.get('framework')} {d.get('object', 'Trainer')} built at {where(e)}"
-                         f" (gradient accumulation {d.get('accumulation')}); fxcheck cuts the loaders it prepares"
-                         f" as the script's own")
+                         f" (gradient accumulation {d.get('accumulation')}" + (f"; set {set_}" if set_ else "")
+                         + (f"; kept {kept}" if kept else "") + "); fxcheck cuts the loaders it prepares or builds"
+                         " as the script's own")
     uncut = [e for e in events(g, ev.LOADER_PASS) if e["data"].get("uncut")]
     if uncut:
         lines.append(f"passes not cut: {len(uncut)}, first at {where(uncut[0])} ({uncut[0]['data']['uncut']})")

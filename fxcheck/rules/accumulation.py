@@ -9,6 +9,7 @@ import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck.graph import accumulation, cycles, events, involves, stepped_optimizers, training_passes, where
+from fxcheck.loop import micro_batches
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
@@ -22,7 +23,7 @@ def accumulation_cycles(g: nx.DiGraph, opt: str) -> list[tuple[Any, list[dict[st
     for c in cycles(g, opt):
         if c.end is None:
             continue
-        backwards = [e for e in c.touching(ev.BACKWARD) if not e["data"].get("inside_step")]
+        backwards = micro_batches(c.touching(ev.BACKWARD))
         if len(backwards) > 1 and len({(e["file"], e["line"]) for e in backwards}) == 1:
             out.append((c, backwards))
     return out
@@ -77,8 +78,12 @@ def accumulated_loss_not_normalized(g: nx.DiGraph, r: Rule) -> Check:
 
 
 def judgeable(g: nx.DiGraph, pass_event: dict[str, Any]) -> bool:
-    """Did this training pass end the way the real epoch does (untruncated, or cut on the same phase)?"""
+    """Did this training pass end the way the real epoch does (untruncated, or cut on the same phase)?
+    The last one of a run that was stopped or crashed did not end at all."""
     d = pass_event["data"]
+    passes = training_passes(g)
+    if g.graph["meta"].get("status") != "completed" and passes and passes[-1]["seq"] == pass_event["seq"]:
+        return False
     length, batches, k = d.get("length"), d.get("batches") or 0, accumulation(g, pass_event)
     if length is None:
         return False

@@ -23,7 +23,7 @@ complete checkpoint, in which case weights-only files are exports (a file holdin
 is still judged). A save after the optimizers' last
 step (the final weights, or a pretrained backbone handed to a fine-tuning phase) is an export; a
 save right before fxcheck's cut is judged as the resume point it would have been. A pickled module
-(`torch.save(model, f)`) and a file whose name says "best" are best-model exports, not resume points
+(`torch.save(model, f)`) and a weights-only file whose name says "best" are best-model exports, not resume points
 — unless the script loads an optimizer's state back from that file (`optimizer.load_state_dict(
 torch.load(path)[...])`), which makes any file a resume point.""",
     why="""
@@ -40,8 +40,8 @@ schedulers, scaler and registered objects) are watched (Lightning's checkpoints 
 safetensors files; a payload is judged by
 the shape of its state dicts, and saves are not linked to the optimizer of the weights they hold
 (a weights-only EMA snapshot written during training is judged as a resume point). A resume
-checkpoint saved as a pickled module, or under a name with "best" in it, is taken for an export and
-not judged unless the run loads it back into an optimizer; a file is known to be loaded back when
+checkpoint saved as a pickled module, or without optimizer state under a name with "best" in it, is
+taken for an export and not judged unless the run loads it back into an optimizer; a file is known to be loaded back when
 the state given to `load_state_dict` is one this run saved into that file (also as a copy).""",
     hint="save optimizer.state_dict() (and scheduler / scaler state dicts) next to the model weights",
 )
@@ -61,9 +61,10 @@ def checkpoint_missing_state(g: nx.DiGraph, r: Rule) -> Check:
         return bool(before) and (any(o in before for o in after) or (stopped and not after))
 
     def export(e: dict) -> bool:
-        """A pickled module (`torch.save(model, f)`) or a best-model file is an export, not a resume point."""
+        """A pickled module (`torch.save(model, f)`) or a best-model file of weights only is an export, not
+        a resume point (a best file holding optimizer state is meant for resuming)."""
         name = os.path.basename(str(e["data"].get("target") or "")).lower()
-        return bool(e["data"].get("whole_module")) or "best" in name
+        return bool(e["data"].get("whole_module")) or ("best" in name and not e["data"].get("optimizer_state"))
 
     # files the script read an optimizer's state back from: resume points whatever their name or place
     resumed = {e["data"]["source"] for e in events(g, ev.OPTIMIZER_LOAD) if e["data"].get("source")}

@@ -9,6 +9,7 @@ verdict differs between the two traces.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from fxcheck import __version__, graph, rules
+from fxcheck import __version__, distributed, graph, rules
 from fxcheck.report import Report, console as console_report, json_report, sarif as sarif_report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING = 0, 1, 2, 3, 4
@@ -40,14 +41,17 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _exit_code(report: Report, crashed: bool) -> int:
+    if crashed:
+        return EXIT_SCRIPT_ERROR
+    if report.nothing_observed:
+        return EXIT_NOTHING
+    return EXIT_FINDINGS if report.count("error") else EXIT_OK
+
+
 def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: Optional[Path] = None,
             crashed: bool = False) -> int:
-    if crashed:
-        code = EXIT_SCRIPT_ERROR
-    elif report.nothing_observed:
-        code = EXIT_NOTHING
-    else:
-        code = EXIT_FINDINGS if report.count("error") else EXIT_OK
+    code = _exit_code(report, crashed)
     if json_path is not None:
         json_report.write(report, json_path)
     if sarif_path is not None:
@@ -55,6 +59,82 @@ def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: 
     if not quiet:
         console_report.render(report, out)
     return code
+
+
+def _rank_path(path: Path, rank: int) -> Path:
+    """Where rank N > 0 saves its own trace next to rank 0's: `trace.rank1.json`."""
+    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+
+
+def _finish_rank(rank: "distributed.Rank", trace: "graph.Trace", report: Report, json_path: Optional[Path],
+                 quiet: bool, sarif_path: Optional[Path], crashed: bool) -> int:
+    """One rank of a launched run. Ranks N > 0 hand their trace to rank 0 and exit 0 (a failing rank
+    would make the launcher stop the others); rank 0 writes the one report of all ranks."""
+    if rank.rank != 0:
+        how = distributed.hand_over(rank, graph.dumps(trace))
+        err.print(f"fxcheck: rank {rank.rank} of {rank.world_size}: trace handed to rank 0 ({how})", markup=False)
+        return EXIT_OK
+    reports: dict[int, tuple[Report, bool] | None] = {0: (report, crashed)}
+    for n, text in distributed.gather(rank).items():
+        reports[n] = _rank_report(text)
+    return _finish_ranks(reports, json_path, quiet, sarif_path)
+
+
+def _rank_report(text: str | None) -> "tuple[Report, bool] | None":
+    """A rank's report rebuilt from the trace it handed over (None: it handed none over)."""
+    if text is None:
+        return None
+    trace = graph.loads(text, "a rank's trace")
+    g = graph.build(trace)
+    return Report(g, rules.run_all(g)), trace.meta.get("status") == "crashed"
+
+
+def _finish_ranks(reports: "dict[int, tuple[Report, bool] | None]", json_path: Optional[Path], quiet: bool,
+                  sarif_path: Optional[Path]) -> int:
+    """The one report of a run's ranks: the console shows the first rank's report and a Ranks section,
+    the JSON has every rank, and the exit code is the worst of them (a missing rank counts as crashed)."""
+    codes = {n: _exit_code(*entry) if entry is not None else EXIT_SCRIPT_ERROR for n, entry in reports.items()}
+    merged = distributed.merge({n: dict(json_report.as_dict(entry[0]), exit=codes[n]) if entry is not None else None
+                                for n, entry in reports.items()}, len(reports))
+    worst = _worst(list(codes.values()))
+    first = next(entry[0] for _, entry in sorted(reports.items()) if entry is not None) \
+        if any(reports.values()) else None
+    if json_path is not None:
+        json_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    if sarif_path is not None and first is not None:
+        sarif_report.write(first, sarif_path, exit_code=worst, execution_successful=worst != EXIT_SCRIPT_ERROR)
+    if not quiet:
+        if first is not None:
+            console_report.render(first, out)
+        _render_ranks(merged)
+    return worst
+
+
+def _worst(codes: list[int]) -> int:
+    """Crashes first, then error findings, then a run that observed nothing, then clean."""
+    for code in (EXIT_SCRIPT_ERROR, EXIT_FINDINGS, EXIT_NOTHING):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def _render_ranks(merged: dict) -> None:
+    """The console's "Ranks" section: each rank's run, and the findings of ranks other than 0."""
+    first = next((e["rank"] for e in merged["ranks"] if e.get("status") != "missing"), None)
+    out.print(f"[bold]Ranks[/] ({merged['observed']['ranks']}; the report above is rank {first}'s)")
+    for entry in merged["ranks"]:
+        if entry.get("status") == "missing":
+            out.print(f"  rank {entry['rank']}: [red]missing[/] — {entry['reason']}", markup=True)
+            continue
+        found = entry.get("findings") or []
+        errors = sum(1 for f in found if f.get("severity") == "error")
+        warnings = sum(1 for f in found if f.get("severity") == "warning")
+        out.print(f"  rank {entry['rank']}: {entry.get('status')} · {(entry.get('observed') or {}).get('structure')}"
+                  f" · {errors} error(s), {warnings} warning(s)", markup=False)
+        if entry["rank"] != first:
+            for f in found:
+                out.print(f"    {f['rule']} {f['name']} ({f['severity']}) {f.get('file')}:{f.get('line')}: "
+                          f"{f['message']}", markup=False)
 
 
 def _progress_line(script: str, quiet: bool):
@@ -109,10 +189,21 @@ def trace(
             err.print(outcome.user_traceback, end="", markup=False)
         elif outcome.status == "crashed":
             err.print(f"fxcheck: {outcome.reason}", markup=False)
+        if outcome.ranks:  # the script spawned its ranks: they are the run
+            if save is not None:
+                for n, text in outcome.ranks.items():
+                    if text is not None:
+                        (save if n == 0 else _rank_path(save, n)).write_text(text, encoding="utf-8")
+            return _finish_ranks({n: _rank_report(text) for n, text in sorted(outcome.ranks.items())}, json_path,
+                                 quiet, sarif_path)
+        rank = distributed.current()
         if save is not None:
-            graph.save(outcome.trace, save)
+            graph.save(outcome.trace, save if rank is None or rank.rank == 0 else _rank_path(save, rank.rank))
         g = graph.build(outcome.trace)
-        return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
+        result = Report(g, rules.run_all(g))
+        if rank is None:
+            return _finish(result, json_path, quiet, sarif_path, outcome.status == "crashed")
+        return _finish_rank(rank, outcome.trace, result, json_path, quiet, sarif_path, outcome.status == "crashed")
 
     try:
         outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps, graph=not no_graph),

@@ -47,8 +47,12 @@ class Trace:
         }
 
 
+def dumps(trace: Trace) -> str:
+    return json.dumps(trace.to_json(), indent=1, default=_json_default)
+
+
 def save(trace: Trace, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(trace.to_json(), indent=1, default=_json_default), encoding="utf-8")
+    Path(path).write_text(dumps(trace), encoding="utf-8")
 
 
 def _json_default(value: Any) -> Any:
@@ -60,9 +64,16 @@ def _json_default(value: Any) -> Any:
 def load(path: str | Path) -> Trace:
     """Read a saved trace. Plain JSON only: loading never runs code."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceFormatError(f"cannot read {path}: {exc}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, path: str = "the trace") -> Trace:
+    """A trace from its JSON text (`path` names it in errors)."""
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceFormatError(f"{path} is not an fxcheck trace (not JSON: {exc.msg})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:

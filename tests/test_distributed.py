@@ -31,7 +31,7 @@ def torchrun(script, tmp_path, *args: str) -> tuple[subprocess.CompletedProcess,
 
 
 def test_every_rank_is_traced_and_rank_0_writes_one_report(tmp_path):
-    proc, r = torchrun(SCRIPTS / "ddp_clean.py", tmp_path)
+    proc, r = torchrun(SCRIPTS / "ddp_torchrun.py", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert r["observed"]["ranks"] == 2
     assert [e["rank"] for e in r["ranks"]] == [0, 1]
@@ -43,7 +43,7 @@ def test_every_rank_is_traced_and_rank_0_writes_one_report(tmp_path):
 
 
 def test_a_finding_on_one_rank_only_is_reported_with_its_rank(tmp_path):
-    proc, r = torchrun(SCRIPTS / "ddp_rank1_no_zero_grad.py", tmp_path)
+    proc, r = torchrun(SCRIPTS / "ddp_torchrun.py", tmp_path, "--", "--no-zero-grad-on-rank1")
     assert proc.returncode != 0  # rank 0 exits 1: the launcher fails the run
     assert [(f["rule"], f["ranks"]) for f in r["findings"]] == [("FX101", [1])]
     assert r["ranks"][0]["exit"] == cli.EXIT_OK and r["ranks"][1]["exit"] == cli.EXIT_FINDINGS

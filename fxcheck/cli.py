@@ -77,7 +77,8 @@ def _finish_rank(rank: "distributed.Rank", trace: "graph.Trace", report: Report,
     reports: dict[int, tuple[Report, bool] | None] = {0: (report, crashed)}
     for n, text in distributed.gather(rank).items():
         reports[n] = _rank_report(text)
-    return _finish_ranks(reports, json_path, quiet, sarif_path)
+    code = _finish_ranks(reports, json_path, quiet, sarif_path)
+    return distributed.tell_launcher(code)
 
 
 def _rank_report(text: str | None) -> "tuple[Report, bool] | None":
@@ -171,6 +172,9 @@ def trace(
     sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     save: Annotated[Optional[Path], typer.Option(help="Save the trace (JSON) for `fxcheck check`.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
+    nproc_per_node: Annotated[Optional[int], typer.Option(
+        "--nproc-per-node", min=1, help="Start N ranks on this machine through torch.distributed.run (as torchrun "
+                                        "does) and trace every one.")] = None,
 ) -> None:
     """Run SCRIPT under capture for a few steps and epochs, then check the rules."""
     from fxcheck import runner  # imports torch: keep `fxcheck rules` and `--help` fast
@@ -179,6 +183,17 @@ def trace(
     _writable(json_path, "--json")
     _writable(save, "--save")
     _writable(sarif_path, "--sarif")
+    if nproc_per_node is not None and nproc_per_node > 1:
+        try:
+            runner.compile_script(script)  # bad input is told once, here, not by every rank
+        except runner.BadInput as exc:
+            raise _fail(str(exc)) from None
+        options = [f"--steps={steps}", f"--epochs={epochs}", f"--val-steps={val_steps}", *(["--no-graph"] * no_graph),
+                   *(["-q"] * quiet)]
+        for flag, path in (("--json", json_path), ("--sarif", sarif_path), ("--save", save)):
+            if path is not None:
+                options.append(f"{flag}={path.resolve()}")
+        raise typer.Exit(distributed.launch(nproc_per_node, script, options, list(script_args or [])))
     progress = _progress_line(script, quiet)
 
     def report(outcome: "runner.RunOutcome") -> int:

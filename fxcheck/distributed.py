@@ -148,3 +148,38 @@ def merge(reports: dict[int, dict[str, Any] | None], world: int) -> dict[str, An
                 findings[key] = dict(f, rank=rank, ranks=[rank])
     merged["findings"] = list(findings.values())
     return merged
+
+
+EXIT_FILE = "FXCHECK_EXIT_FILE"  # set by `fxcheck trace --nproc-per-node`: where rank 0 leaves its exit code
+
+
+def tell_launcher(code: int) -> int:
+    """Rank 0's exit code. Under `fxcheck trace --nproc-per-node` it goes to the launching fxcheck
+    through a file and rank 0 exits 0, so that torch.distributed.run does not report a failed worker."""
+    path = os.environ.get(EXIT_FILE)
+    if not path:
+        return code
+    Path(path).write_text(str(code), encoding="utf-8")
+    return 0
+
+
+def launch(nproc: int, script: str, options: list[str], script_args: list[str]) -> int:
+    """`fxcheck trace --nproc-per-node N`: start N ranks on 127.0.0.1 (a free port chosen now) through
+    torch.distributed.run, the launcher torchrun is, each running `fxcheck trace`; returns rank 0's exit
+    code (the worst of all ranks), or the launcher's own when rank 0 left none."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="fxcheck-launch-") as folder:
+        exit_file = Path(folder) / "exit"
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
+                               "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "fxcheck", "trace",
+                               script, *options, "--", *script_args],
+                              env=dict(os.environ, **{EXIT_FILE: str(exit_file)}))
+        if exit_file.exists():
+            return int(exit_file.read_text() or 3)
+        return proc.returncode or 3  # rank 0 left no code: it did not finish its report

@@ -42,13 +42,6 @@ def test_every_rank_is_traced_and_rank_0_writes_one_report(tmp_path):
     assert "rank 1 of 2: trace handed to rank 0 (store)" in proc.stderr  # through the launcher's store
 
 
-def test_a_finding_on_one_rank_only_is_reported_with_its_rank(tmp_path):
-    proc, r = torchrun(SCRIPTS / "ddp_torchrun.py", tmp_path, "--", "--no-zero-grad-on-rank1")
-    assert proc.returncode != 0  # rank 0 exits 1: the launcher fails the run
-    assert [(f["rule"], f["ranks"]) for f in r["findings"]] == [("FX101", [1])]
-    assert r["ranks"][0]["exit"] == cli.EXIT_OK and r["ranks"][1]["exit"] == cli.EXIT_FINDINGS
-
-
 def test_a_rank_whose_trace_never_came_is_missing_and_the_run_is_not_clean(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "_folder", lambda r: tmp_path / "ranks")
     distributed.hand_over(distributed.Rank(1, 3, "t", None, None), "{}")
@@ -58,6 +51,18 @@ def test_a_rank_whose_trace_never_came_is_missing_and_the_run_is_not_clean(tmp_p
     merged = distributed.merge({0: own, 1: dict(own, exit=1), 2: None}, 3)
     assert [e["status"] for e in merged["ranks"]] == ["stopped", "stopped", "missing"]
     assert cli._worst([0, 1, cli.EXIT_SCRIPT_ERROR]) == cli.EXIT_SCRIPT_ERROR and cli._worst([0, 1, 0]) == 1
+
+
+def test_nproc_per_node_starts_the_ranks_through_the_launcher_and_exits_with_their_worst_code(tmp_path, trace_cli):
+    run = trace_cli(SCRIPTS / "ddp_torchrun.py", "--nproc-per-node", "2", "--", "--no-zero-grad-on-rank1",
+                    cwd=tmp_path)
+    assert run.code == cli.EXIT_FINDINGS, run.stdout + run.stderr
+    assert run.report["observed"]["ranks"] == 2
+    assert [(f["rule"], f["ranks"]) for f in run.report["findings"]] == [("FX101", [1])]
+    assert "ChildFailedError" not in run.stderr  # rank 0 hands its code to fxcheck, not to the launcher
+    assert run.report["ranks"][0]["exit"] == cli.EXIT_OK and run.report["ranks"][1]["exit"] == cli.EXIT_FINDINGS
+    missing = trace_cli(tmp_path / "nope.py", "--nproc-per-node", "2")
+    assert missing.code == cli.EXIT_BAD_INPUT and "no such file" in missing.stderr
 
 
 def test_ranks_the_script_spawns_are_traced_cut_and_reported_together(tmp_path, trace_cli):

@@ -16,6 +16,8 @@ import importlib.machinery
 import sys
 from typing import Any, Callable
 
+import torch
+
 from fxcheck import events as ev
 from fxcheck.capture.recorder import Recorder
 
@@ -27,8 +29,6 @@ HF_TRAINER = "transformers.trainer"
 def inner_optimizer(opt: Any) -> Any:
     """The torch optimizer a framework's wrapper drives (Lightning's LightningOptimizer keeps it as
     `_optimizer`, Accelerate's AcceleratedOptimizer as `optimizer`), or the object itself."""
-    import torch
-
     for _ in range(4):
         held = vars(opt) if hasattr(opt, "__dict__") else {}
         inner = next((v for v in (held.get("_optimizer"), held.get("optimizer"))

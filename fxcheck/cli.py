@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.table import Table
 
 from fxcheck import __version__, distributed, graph, rules
 from fxcheck.report import Report, console as console_report, json_report, sarif as sarif_report
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING = 0, 1, 2, 3, 4
 
@@ -61,53 +64,64 @@ def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: 
     return code
 
 
-def _rank_path(path: Path, rank: int) -> Path:
-    """Where rank N > 0 saves its own trace next to rank 0's: `trace.rank1.json`."""
-    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
-
-
-def _finish_rank(rank: "distributed.Rank", trace: "graph.Trace", report: Report, json_path: Optional[Path],
-                 quiet: bool, sarif_path: Optional[Path], crashed: bool) -> int:
+def _finish_rank(rank: "distributed.Rank", trace: "graph.Trace", json_path: Optional[Path], quiet: bool,
+                 sarif_path: Optional[Path], save: Optional[Path]) -> int:
     """One rank of a launched run. Ranks N > 0 hand their trace to rank 0 and exit 0 (a failing rank
-    would make the launcher stop the others); rank 0 writes the one report of all ranks."""
+    would make the launcher stop the others); rank 0 writes the one report and trace of all ranks."""
     if rank.rank != 0:
         how = distributed.hand_over(rank, graph.dumps(trace))
         err.print(f"fxcheck: rank {rank.rank} of {rank.world_size}: trace handed to rank 0 ({how})", markup=False)
         return EXIT_OK
-    reports: dict[int, tuple[Report, bool] | None] = {0: (report, crashed)}
+    traces: dict[int, "graph.Trace | None"] = {0: trace}
     for n, text in distributed.gather(rank).items():
-        reports[n] = _rank_report(text)
-    code = _finish_ranks(reports, json_path, quiet, sarif_path)
-    return distributed.tell_launcher(code)
+        traces[n] = _handed_over(n, text)
+    return distributed.tell_launcher(_finish_ranks(graph.Ranked(traces), json_path, quiet, sarif_path, save))
 
 
-def _rank_report(text: str | None) -> "tuple[Report, bool] | None":
-    """A rank's report rebuilt from the trace it handed over (None: it handed none over)."""
+def _handed_over(rank: int, text: str | None) -> "graph.Trace | None":
+    """A rank's trace from the text it handed over (None: it handed none over, or not a readable one)."""
     if text is None:
         return None
-    trace = graph.loads(text, "a rank's trace")
-    g = graph.build(trace)
-    return Report(g, rules.run_all(g)), trace.meta.get("status") == "crashed"
+    try:
+        loaded = graph.loads(text, f"rank {rank}'s trace")
+    except graph.TraceFormatError as exc:
+        err.print(f"fxcheck: {exc}", markup=False)
+        return None
+    return loaded if isinstance(loaded, graph.Trace) else None
 
 
-def _finish_ranks(reports: "dict[int, tuple[Report, bool] | None]", json_path: Optional[Path], quiet: bool,
-                  sarif_path: Optional[Path]) -> int:
-    """The one report of a run's ranks: the console shows the first rank's report and a Ranks section,
-    the JSON has every rank, and the exit code is the worst of them (a missing rank counts as crashed)."""
-    codes = {n: _exit_code(*entry) if entry is not None else EXIT_SCRIPT_ERROR for n, entry in reports.items()}
-    merged = distributed.merge({n: dict(json_report.as_dict(entry[0]), exit=codes[n]) if entry is not None else None
-                                for n, entry in reports.items()}, len(reports))
+def _rank_graphs(ranked: "graph.Ranked") -> "dict[int, nx.DiGraph]":
+    """Every present rank's event graph, each linked to the others' (FX504 and FX505 compare them)."""
+    from fxcheck.rules.distributed import link_ranks
+
+    graphs = {n: graph.build(t) for n, t in sorted(ranked.ranks.items()) if t is not None}
+    link_ranks(graphs)
+    return graphs
+
+
+def _finish_ranks(ranked: "graph.Ranked", json_path: Optional[Path], quiet: bool, sarif_path: Optional[Path],
+                  save: Optional[Path] = None) -> int:
+    """The one report of a run's ranks: the console and SARIF show the checks of all ranks together and a
+    Ranks section, the JSON has every rank, the saved trace every rank's events, and the exit code is the
+    worst of them (a missing rank counts as crashed)."""
+    if save is not None:
+        graph.save(ranked, save)
+    reports = {n: Report(g, rules.run_all(g)) for n, g in _rank_graphs(ranked).items()}
+    codes = {n: _exit_code(reports[n], ranked.ranks[n].meta.get("status") == "crashed") if n in reports
+             else EXIT_SCRIPT_ERROR for n in ranked.ranks}
+    merged = distributed.merge({n: dict(json_report.as_dict(reports[n]), exit=codes[n]) if n in reports else None
+                                for n in ranked.ranks}, len(ranked.ranks))
     worst = _worst(list(codes.values()))
-    first = next(entry[0] for _, entry in sorted(reports.items()) if entry is not None) \
-        if any(reports.values()) else None
     if json_path is not None:
         json_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-    if sarif_path is not None and first is not None:
-        sarif_report.write(first, sarif_path, exit_code=worst, execution_successful=worst != EXIT_SCRIPT_ERROR)
+    together = Report(next(iter(reports.values())).graph, distributed.combined(reports)) \
+        if reports else None
+    if sarif_path is not None and together is not None:
+        sarif_report.write(together, sarif_path, exit_code=worst, execution_successful=worst != EXIT_SCRIPT_ERROR)
     if not quiet:
-        if first is not None:
-            console_report.render(first, out)
-        _render_ranks(merged)
+        if together is not None:
+            console_report.render(together, out)
+        console_report.render_ranks(merged, out)
     return worst
 
 
@@ -117,25 +131,6 @@ def _worst(codes: list[int]) -> int:
         if code in codes:
             return code
     return EXIT_OK
-
-
-def _render_ranks(merged: dict) -> None:
-    """The console's "Ranks" section: each rank's run, and the findings of ranks other than 0."""
-    first = next((e["rank"] for e in merged["ranks"] if e.get("status") != "missing"), None)
-    out.print(f"[bold]Ranks[/] ({merged['observed']['ranks']}; the report above is rank {first}'s)")
-    for entry in merged["ranks"]:
-        if entry.get("status") == "missing":
-            out.print(f"  rank {entry['rank']}: [red]missing[/] — {entry['reason']}", markup=True)
-            continue
-        found = entry.get("findings") or []
-        errors = sum(1 for f in found if f.get("severity") == "error")
-        warnings = sum(1 for f in found if f.get("severity") == "warning")
-        out.print(f"  rank {entry['rank']}: {entry.get('status')} · {(entry.get('observed') or {}).get('structure')}"
-                  f" · {errors} error(s), {warnings} warning(s)", markup=False)
-        if entry["rank"] != first:
-            for f in found:
-                out.print(f"    {f['rule']} {f['name']} ({f['severity']}) {f.get('file')}:{f.get('line')}: "
-                          f"{f['message']}", markup=False)
 
 
 def _progress_line(script: str, quiet: bool):
@@ -205,29 +200,45 @@ def trace(
         elif outcome.status == "crashed":
             err.print(f"fxcheck: {outcome.reason}", markup=False)
         if outcome.ranks:  # the script spawned its ranks: they are the run
-            if save is not None:
-                for n, text in outcome.ranks.items():
-                    if text is not None:
-                        (save if n == 0 else _rank_path(save, n)).write_text(text, encoding="utf-8")
-            return _finish_ranks({n: _rank_report(text) for n, text in sorted(outcome.ranks.items())}, json_path,
-                                 quiet, sarif_path)
+            return _finish_ranks(graph.Ranked({n: _handed_over(n, text) for n, text in sorted(outcome.ranks.items())}),
+                                 json_path, quiet, sarif_path, save)
         rank = distributed.current()
+        if rank is not None:
+            return _finish_rank(rank, outcome.trace, json_path, quiet, sarif_path, save)
         if save is not None:
-            graph.save(outcome.trace, save if rank is None or rank.rank == 0 else _rank_path(save, rank.rank))
+            graph.save(outcome.trace, save)
         g = graph.build(outcome.trace)
-        result = Report(g, rules.run_all(g))
-        if rank is None:
-            return _finish(result, json_path, quiet, sarif_path, outcome.status == "crashed")
-        return _finish_rank(rank, outcome.trace, result, json_path, quiet, sarif_path, outcome.status == "crashed")
+        return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
 
     try:
-        outcome = runner.run(script, list(script_args or []), Limits(steps, epochs, val_steps, graph=not no_graph),
+        limits = Limits(steps, epochs, val_steps, graph=not no_graph, rank=distributed.current() is not None)
+        outcome = runner.run(script, list(script_args or []), limits,
                              on_start=progress.watch if progress else None, on_hard_exit=report)
     except runner.BadInput as exc:
         if progress is not None:
             progress.close()
         raise _fail(str(exc)) from None
     raise typer.Exit(report(outcome))
+
+
+def _rank_graph(path: Path, rank: Optional[int]) -> "nx.DiGraph":
+    """The event graph of a saved trace, or of one rank of a distributed run's trace (linked to the other
+    ranks' graphs, so the cross-rank rules judge it as `check` does)."""
+    try:
+        saved = graph.load(path)
+    except graph.TraceFormatError as exc:
+        raise _fail(str(exc)) from None
+    if isinstance(saved, graph.Trace):
+        if rank not in (None, 0):
+            raise _fail(f"--rank {rank}: {path} is the trace of a single process")
+        return graph.build(saved)
+    graphs = _rank_graphs(saved)
+    if not graphs:
+        raise _fail(f"{path}: no rank's trace reached rank 0 in that run")
+    chosen = rank if rank is not None else min(graphs)
+    if chosen not in graphs:
+        raise _fail(f"--rank {chosen}: {path} has the traces of ranks {', '.join(map(str, sorted(graphs)))}")
+    return graphs[chosen]
 
 
 @app.command()
@@ -244,6 +255,8 @@ def check(
         saved = graph.load(trace_file)
     except graph.TraceFormatError as exc:
         raise _fail(str(exc)) from None
+    if isinstance(saved, graph.Ranked):
+        raise typer.Exit(_finish_ranks(saved, json_path, quiet, sarif_path))
     g = graph.build(saved)
     raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path))
 
@@ -252,16 +265,14 @@ def check(
 def diff(
     first: Annotated[Path, typer.Argument(metavar="A", help="A trace saved by `fxcheck trace --save`.")],
     second: Annotated[Path, typer.Argument(metavar="B", help="Another saved trace, compared with A.")],
+    rank: Annotated[Optional[int], typer.Option(min=0, help="Of traces of distributed runs: compare this rank (default: the first).")] = None,
 ) -> None:
     """Compare two saved traces cycle by cycle: the first cycle whose events differ, and the rules whose
     verdict changed (exit 1 when one did)."""
     from fxcheck import diff as trace_diff
     from fxcheck.report import diff as diff_report
 
-    try:
-        a, b = graph.build(graph.load(first)), graph.build(graph.load(second))
-    except graph.TraceFormatError as exc:
-        raise _fail(str(exc)) from None
+    a, b = _rank_graph(first, rank), _rank_graph(second, rank)
     result = trace_diff.compare(a, b)
     diff_report.render(result, a, b, (str(first), str(second)), out)
     raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
@@ -272,16 +283,14 @@ def show(
     trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="A trace saved by `fxcheck trace --save`.")],
     cycle: Annotated[Optional[int], typer.Option(help="Show optimizer cycle K in detail (every event with its file:line).")] = None,
     html_path: Annotated[Optional[Path], typer.Option("--html", help="Write the timeline as one self-contained HTML page.")] = None,
+    rank: Annotated[Optional[int], typer.Option(min=0, help="Of a distributed run's trace: show this rank (default: the first).")] = None,
 ) -> None:
     """The AMP timeline of a saved trace: each optimizer cycle in canonical order, findings where they belong,
     the GradScaler's scale factor and skipped steps."""
     from fxcheck.report import html, timeline
 
     _writable(html_path, "--html")
-    try:
-        g = graph.build(graph.load(trace_file))
-    except graph.TraceFormatError as exc:
-        raise _fail(str(exc)) from None
+    g = _rank_graph(trace_file, rank)
     tl = timeline.build(g, rules.run_all(g))
     if cycle is not None and not 1 <= cycle <= tl.count:
         raise _fail(f"--cycle {cycle}: this trace has cycles 1-{tl.count}" if tl.count

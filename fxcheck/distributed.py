@@ -150,6 +150,29 @@ def merge(reports: dict[int, dict[str, Any] | None], world: int) -> dict[str, An
     return merged
 
 
+def combined(reports: dict[int, Any]) -> list[Any]:
+    """The checks of all ranks together (each rank's Report, by rank): a rule fails when it failed on any rank
+    (its findings once per line), else passes when it passed on any rank, else is n/a."""
+    from fxcheck.rules import FAIL, PASS, Check
+
+    out = []
+    numbers = list(reports)
+    for checks in zip(*(r.checks for r in reports.values())):
+        failed = [c for c in checks if c.status == FAIL]
+        if failed:
+            findings, seen = [], set()
+            for f in (f for c in failed for f in c.findings):
+                if (f.file, f.line, f.message) not in seen:
+                    seen.add((f.file, f.line, f.message))
+                    findings.append(f)
+            ranks = "all ranks" if len(failed) == len(checks) else "rank(s) " + ", ".join(
+                str(n) for n, c in zip(numbers, checks) if c.status == FAIL)
+            out.append(Check(failed[0].rule, FAIL, f"{failed[0].evidence} (on {ranks})", findings))
+        else:
+            out.append(next((c for c in checks if c.status == PASS), checks[0]))
+    return out
+
+
 EXIT_FILE = "FXCHECK_EXIT_FILE"  # set by `fxcheck trace --nproc-per-node`: where rank 0 leaves its exit code
 
 

@@ -34,12 +34,15 @@ RNG_SEED = "rng.seed"  # torch.manual_seed; data: seed
 LOADER_DERIVED = "loader.derived"  # a framework built this loader from the script's (Accelerate's prepare); data: source
 FRAMEWORK = "framework.limits"  # a framework's trainer got fxcheck's cut as its limits; data: framework, applied {name:
 # value}, kept {name: the script's own value}, object (Trainer, Accelerator), accumulation, leaves_loaders (its passes are not cut by fxcheck)
+DDP_WRAP = "ddp.wrap"  # a DistributedDataParallel wrapper was built (obj: the wrapper); data: module, previous (the wrapper
+# built around this module before, if any), after_steps (optimizer steps done by then), params
+DDP_FORWARD = "ddp.forward"  # a forward through a DDP wrapper; data: module, grad_enabled, sync (its backward all-reduces)
 
 ALL_KINDS = (
     OBJECT_CREATED, LOADER_PASS, LOADER_BATCH, LOADER_END, NORM_RESET, HAND_UPDATE, BACKWARD, GRAD_SET, GRAD_CLEAR, OPTIMIZER_STEP, SCALER_SCALE,
     SCALER_UNSCALE, SCALER_STEP, SCALER_UPDATE, CLIP, SCHEDULER_STEP, MODULE_MODE, MODEL_FORWARD, MODEL_GRAPH,
     CHECKPOINT, OPTIMIZER_LOAD,
-    SAMPLER_ORDER, RNG_SEED, FRAMEWORK, LOADER_DERIVED,
+    SAMPLER_ORDER, RNG_SEED, FRAMEWORK, LOADER_DERIVED, DDP_WRAP, DDP_FORWARD,
 )
 
 # Tracked object types.

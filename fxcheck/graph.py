@@ -22,7 +22,8 @@ from fxcheck.events import Event, TrackedObject
 from fxcheck.loop import is_step
 
 FORMAT = "fxcheck-trace"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: as 1, or a distributed run's ranks in one file ("ranks": one event stream each)
+READS = (1, 2)
 
 
 class TraceFormatError(ValueError):
@@ -31,27 +32,40 @@ class TraceFormatError(ValueError):
 
 @dataclass
 class Trace:
-    """What one run observed."""
+    """What one run (or one rank of a distributed run) observed."""
 
     meta: dict[str, Any]
     objects: list[TrackedObject] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
+    def body(self) -> dict[str, Any]:
+        return {"meta": self.meta, "objects": [o.to_json() for o in self.objects],
+                "events": [e.to_json() for e in self.events]}
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "meta": self.meta,
-            "objects": [o.to_json() for o in self.objects],
-            "events": [e.to_json() for e in self.events],
-        }
+        return {"format": FORMAT, "version": FORMAT_VERSION, **self.body()}
 
 
-def dumps(trace: Trace) -> str:
+MISSING = "no trace reached rank 0 (the rank was killed, hung, or never ran fxcheck)"
+
+
+@dataclass
+class Ranked:
+    """What the ranks of a distributed run observed: each rank's trace, None for a rank whose never came."""
+
+    ranks: dict[int, Trace | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": FORMAT_VERSION, "meta": {"ranks": len(self.ranks)},
+                "ranks": [{"rank": n, **(t.body() if t is not None else {"missing": MISSING})}
+                          for n, t in sorted(self.ranks.items())]}
+
+
+def dumps(trace: Trace | Ranked) -> str:
     return json.dumps(trace.to_json(), indent=1, default=_json_default)
 
 
-def save(trace: Trace, path: str | Path) -> None:
+def save(trace: Trace | Ranked, path: str | Path) -> None:
     Path(path).write_text(dumps(trace), encoding="utf-8")
 
 
@@ -61,7 +75,7 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def load(path: str | Path) -> Trace:
+def load(path: str | Path) -> Trace | Ranked:
     """Read a saved trace. Plain JSON only: loading never runs code."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -70,7 +84,7 @@ def load(path: str | Path) -> Trace:
     return loads(text, str(path))
 
 
-def loads(text: str, path: str = "the trace") -> Trace:
+def loads(text: str, path: str = "the trace") -> Trace | Ranked:
     """A trace from its JSON text (`path` names it in errors)."""
     try:
         doc = json.loads(text)
@@ -78,19 +92,29 @@ def loads(text: str, path: str = "the trace") -> Trace:
         raise TraceFormatError(f"{path} is not an fxcheck trace (not JSON: {exc.msg})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise TraceFormatError(f"{path} is not an fxcheck trace (no \"format\": \"{FORMAT}\")")
-    if doc.get("version") != FORMAT_VERSION:
+    version = doc.get("version")
+    if type(version) is not int or version not in READS:
         raise TraceFormatError(
-            f"{path} is an fxcheck trace of format version {doc.get('version')!r}; "
-            f"this fxcheck reads version {FORMAT_VERSION}"
+            f"{path} is an fxcheck trace of format version {version!r}; "
+            f"this fxcheck reads versions {', '.join(map(str, READS))}"
         )
     try:
-        return Trace(
-            meta=dict(doc.get("meta") or {}),
-            objects=[TrackedObject.from_json(o) for o in doc.get("objects") or []],
-            events=[Event.from_json(e) for e in doc.get("events") or []],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        if version >= 2 and "ranks" in doc:
+            ranks = doc["ranks"]
+            if not isinstance(ranks, list) or not ranks:
+                raise ValueError("\"ranks\" is not a list of ranks")
+            return Ranked({int(r["rank"]): None if "missing" in r else _trace(r) for r in ranks})
+        return _trace(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TraceFormatError(f"{path} is a damaged fxcheck trace ({type(exc).__name__}: {exc})") from None
+
+
+def _trace(doc: dict[str, Any]) -> Trace:
+    return Trace(
+        meta=dict(doc.get("meta") or {}),
+        objects=[TrackedObject.from_json(o) for o in doc.get("objects") or []],
+        events=[Event.from_json(e) for e in doc.get("events") or []],
+    )
 
 
 # -- building ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import importlib
 import importlib.machinery
 import os
@@ -50,7 +51,7 @@ class SpawnedRank:
     def __call__(self, index: int, *fn_args: object) -> None:
         from fxcheck import distributed, graph
 
-        capture = Capture(self.roots, self.limits)
+        capture = Capture(self.roots, dataclasses.replace(self.limits, rank=True))
         status, reason, user_tb, raised = "completed", "the rank's function returned", None, None
         started = time.perf_counter()
         capture.start()

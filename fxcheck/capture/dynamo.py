@@ -236,6 +236,7 @@ class GraphCapture:
         self._depth = 0  # watched forwards under way (a submodule's forward inside its model's is not another)
         self._called: set[str] = set()  # watched models whose forward ran
         self._children_watched = False
+        self.through: dict[int, str] = {}  # id(module) -> the DDP wrapper whose forward is running it
 
     def install(self) -> None:
         if self.enabled:
@@ -307,6 +308,8 @@ class GraphCapture:
         modal, norms = layers
         facts: dict[str, Any] = {"training": bool(model.training), "grad_enabled": grad, "autocast": autocast,
                                  "phase": phase, "mode_layers": len(modal), "held": held}
+        if self.through:
+            facts["through"] = self.through.get(id(model))
         if modal and not model.training:  # which layers a helper switched back to training mode
             facts["train_layers"] = train_layers(modal)
         if norms:
@@ -359,7 +362,7 @@ class GraphCapture:
         if resume:
             self.tracer.pause()
         try:
-            with _Quiet(), torch._dynamo.config.patch(suppress_errors=True):
+            with _Quiet(), torch._dynamo.config.patch(suppress_errors=True, optimize_ddp=False):
                 compiled = torch.compile(original.__get__(model), backend=backend, dynamic=False)
                 result = compiled(*args, **kwargs)
         finally:

@@ -21,8 +21,9 @@ from torch.utils.data import DataLoader
 from fxcheck import events as ev
 from fxcheck.capture import gradstate as gs
 from fxcheck.capture.loaders import LoaderTracker
+from fxcheck.capture.ddp import DDPHooks, checksum, checksum_due
 from fxcheck.capture.dynamo import GraphCapture
-from fxcheck.capture.modes import is_mode_dependent, models_in
+from fxcheck.capture.modes import is_mode_dependent, models_in, unwrap
 from fxcheck.capture.looptracer import GRAD_EDIT, LoopTracer
 from fxcheck.capture.recorder import Recorder, StopRun
 from fxcheck.capture.frameworks import Frameworks, inner_optimizer
@@ -71,6 +72,7 @@ class Hooks:
         self.loaders.on_model = self._note_model
         self.graphs = GraphCapture(rec, self._trained, self.loaders.evaluating, enabled=rec.limits.graph,
                                    tracer=tracer)
+        self.ddp = DDPHooks(rec, self._patch, self._note_model, self.graphs.through)
         self._undo: list[Callable[[], None]] = []
         self._steps: list[tuple[str, dict[str, int], int]] = []  # optimizer steps under way
         self._scaler_stepping: dict[int, str] = {}  # id(optimizer) -> key of the scaler stepping it
@@ -108,6 +110,7 @@ class Hooks:
         self.state.install()
         self.graphs.install()
         self.frameworks.install()
+        self.ddp.install()
 
     def uninstall(self) -> None:
         self._hand_update()
@@ -202,14 +205,26 @@ class Hooks:
         self.grads.observe(len(self.rec.events), gs.KNOWN_SCALING)
         closure = self.rec.backward_count > backwards  # backward ran inside step(), e.g. LBFGS
         facts = self.grads.cycle_facts(key) if closure else before
+        n = self.rec.step_calls.get(key, 0) + 1
+        due = self.rec.limits.rank and checksum_due(n)
         event = self.rec.emit(
             ev.OPTIMIZER_STEP, key,
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
             params=facts["params"], trainable=facts["trainable"], state_edit=before.get("state_edit"),
-            **self._model_modes(key), **optimizer_state_facts(opt),
+            **self._model_modes(key), **optimizer_state_facts(opt), **(self._rank_facts(opt, n) if due else {}),
         )
         self._stepped(key, event.seq)
+
+    def _rank_facts(self, opt: Any, n: int) -> dict[str, Any]:
+        """In a rank: the checksum of what this step left in the parameters (compared across ranks after the
+        run), and the wrapped modules whose parameters changed under their DDP wrapper."""
+        params = [p for group in inner_optimizer(opt).param_groups for p in group["params"]]
+        facts: dict[str, Any] = {"checksum": checksum(params), "checksum_step": n}
+        changed = self.ddp.changed_since_wrapped()
+        if changed:
+            facts["ddp_changed"] = changed
+        return facts
 
     def _note_model(self, key: str, model: Any) -> None:
         if key not in self._models:
@@ -609,8 +624,9 @@ class Hooks:
                     result = original(self, mode)
                 finally:
                     hooks._depth["train"] -= 1
-                key = rec.key_of(self) or rec.register(self, ev.MODEL, {})
-                hooks._note_model(key, self)
+                model = unwrap(self)
+                key = rec.key_of(model) or rec.register(model, ev.MODEL, {})
+                hooks._note_model(key, model)
                 rec.emit(ev.MODULE_MODE, key, training=bool(mode))
                 return result
 

@@ -17,6 +17,13 @@ def is_mode_dependent(m: nn.Module) -> bool:
     return isinstance(m, _NormBase) and bool(m.track_running_stats)
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The model a data-parallel wrapper holds (its forwards say which wrapper they ran through)."""
+    while isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        module = module.module
+    return module
+
+
 def models_in(frame: Any) -> list[nn.Module]:
     """The outermost modules a loop's frame holds (its locals, and the modules of `self`)."""
     if frame is None:
@@ -28,6 +35,7 @@ def models_in(frame: Any) -> list[nn.Module]:
         values.extend(vars(owner).values())
     for value in values:
         if isinstance(value, nn.Module):
+            value = unwrap(value)
             found[id(value)] = value
     inner = {id(m) for root in found.values() for m in root.modules() if m is not root}
     return [m for i, m in found.items() if i not in inner]

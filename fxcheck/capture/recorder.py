@@ -27,6 +27,7 @@ class Limits:
     epochs: int = 2
     val_steps: int = 2
     graph: bool = True  # capture the model's graph with TorchDynamo (--no-graph: hooks only)
+    rank: bool = False  # a rank of a distributed run: checksums of the stepped parameters after some steps (FX505)
 
 
 class Recorder:

@@ -82,3 +82,28 @@ def render(report: Report, console: Console) -> None:
         f"{na} not applicable",
         style="bold red" if errors else ("yellow" if warnings else "bold green"), highlight=False,
     )
+
+
+def render_ranks(merged: dict, console: Console) -> None:
+    """The "Ranks" section of a distributed run: each rank's run, and the findings of each rank that
+    the first rank did not have."""
+    ranks = merged["ranks"]
+    first = next((e for e in ranks if e.get("status") != "missing"), None)
+    console.print(Text.assemble(("Ranks", "bold"), f" ({merged['observed']['ranks']}; the checks above are of all "
+                                                   f"ranks together)"))
+    shown = {(f.get("rule"), f.get("file"), f.get("line")) for f in (first or {}).get("findings") or []}
+    for entry in ranks:
+        if entry.get("status") == "missing":
+            console.print(Text.assemble(f"  rank {entry['rank']}: ", ("missing", "red"), f" — {entry['reason']}"))
+            continue
+        found = entry.get("findings") or []
+        errors = sum(1 for f in found if f.get("severity") == "error")
+        warnings = sum(1 for f in found if f.get("severity") == "warning")
+        console.print(f"  rank {entry['rank']}: {entry.get('status')} · {(entry.get('observed') or {}).get('structure')}"
+                      f" · {errors} error(s), {warnings} warning(s)", markup=False, highlight=False)
+        if entry is first:
+            continue
+        for f in found:
+            if (f.get("rule"), f.get("file"), f.get("line")) not in shown:
+                console.print(f"    {f['rule']} {f['name']} ({f['severity']}) {f.get('file')}:{f.get('line')}: "
+                              f"{f['message']}", markup=False, highlight=False)

@@ -432,7 +432,8 @@ def render(tl: Timeline, console: Console, only: int | None = None) -> None:
 
 def _header(tl: Timeline, console: Console) -> None:
     meta = tl.meta
-    console.print(Text.assemble(("fxcheck show ", "bold"), (str(meta.get("script")), "bold"),
+    rank = f" · rank {meta['rank']}" if isinstance(meta.get("rank"), int) else ""
+    console.print(Text.assemble(("fxcheck show ", "bold"), (str(meta.get("script")), "bold"), rank,
                                 f" · run {meta.get('status')} ({meta.get('reason')})"))
     console.print(Text("Canonical order: " + " → ".join(c for c in COLUMNS if c != SCHEDULER)
                        + " (scheduler.step after the update)", style="dim"))

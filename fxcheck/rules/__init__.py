@@ -178,4 +178,4 @@ def run_all(g: nx.DiGraph) -> list[Check]:
 
 
 def _load_families() -> None:
-    from fxcheck.rules import accumulation, checkpoints, modes, ordering, persistence  # noqa: F401  (each registers its family)
+    from fxcheck.rules import accumulation, checkpoints, distributed, modes, ordering, persistence  # noqa: F401  (each registers its family)

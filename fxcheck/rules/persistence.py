@@ -305,7 +305,7 @@ Records the first sample indices that each shuffling sampler yields in each pass
 whose order is identical from one epoch to the next.""",
     why="""
 Shuffling exists so that each epoch sees the batches in a new order. Re-seeding inside the epoch
-loop (or a DistributedSampler without set_epoch) replays one order every epoch: the model sees the
+loop replays one order every epoch: the model sees the
 same batch sequence and its generalization suffers, silently.""",
     example="""
 for epoch in range(epochs):
@@ -318,8 +318,9 @@ for epoch in range(epochs):
     for x, y in loader:
         ...""",
     limits="""
-Only RandomSampler and DistributedSampler are watched; a custom sampler is not.""",
-    hint="seed once before the epoch loop (or call sampler.set_epoch(epoch) for a DistributedSampler)",
+Only RandomSampler and DistributedSampler are watched; a custom sampler is not. A DistributedSampler
+whose epoch was never moved by set_epoch() is reported by FX501 instead.""",
+    hint="seed once before the epoch loop",
 )
 def same_epoch_order(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
@@ -334,6 +335,8 @@ def same_epoch_order(g: nx.DiGraph, r: Rule) -> Check:
         for prev, cur in zip(orders, orders[1:]):
             if len(cur["data"]["prefix"]) < 2:
                 continue
+            if cur["data"].get("set_epoch") is not None and cur["data"]["set_epoch"] == prev["data"].get("set_epoch"):
+                continue  # a sampler with an epoch that set_epoch() never moved: FX501's to report
             compared += 1
             if cur["data"]["prefix"] == prev["data"]["prefix"]:
                 reseed = next((s for s in reversed(seeds) if prev["seq"] < s["seq"] < cur["seq"]), None)

@@ -9,9 +9,13 @@ import socket
 import subprocess
 import sys
 
-from conftest import SCRIPTS
+import pytest
+
+from conftest import ROOT, SCRIPTS, expectations, fxcheck
 
 from fxcheck import cli, distributed
+
+DISTRIBUTED = ROOT / "samples" / "distributed"
 
 
 def free_port() -> int:
@@ -28,18 +32,6 @@ def torchrun(script, tmp_path, *args: str) -> tuple[subprocess.CompletedProcess,
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, NO_COLOR="1", COLUMNS="160"))
     return proc, json.loads(report.read_text())
-
-
-def test_every_rank_is_traced_and_rank_0_writes_one_report(tmp_path):
-    proc, r = torchrun(SCRIPTS / "ddp_torchrun.py", tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert r["observed"]["ranks"] == 2
-    assert [e["rank"] for e in r["ranks"]] == [0, 1]
-    for e in r["ranks"]:  # each rank cut like one process: 2 epochs of 10 batches and the first step of the third
-        assert e["status"] == "stopped" and e["observed"]["optimizer_steps"] == 21, e
-    assert r["findings"] == []
-    assert proc.stdout.count("Summary:") == 1 and "Ranks (2;" in proc.stdout  # one console report, not two
-    assert "rank 1 of 2: trace handed to rank 0 (store)" in proc.stderr  # through the launcher's store
 
 
 def test_a_rank_whose_trace_never_came_is_missing_and_the_run_is_not_clean(tmp_path, monkeypatch):
@@ -65,17 +57,70 @@ def test_nproc_per_node_starts_the_ranks_through_the_launcher_and_exits_with_the
     assert missing.code == cli.EXIT_BAD_INPUT and "no such file" in missing.stderr
 
 
-def test_ranks_the_script_spawns_are_traced_cut_and_reported_together(tmp_path, trace_cli):
-    """torch.multiprocessing.spawn (the DDP tutorials' launch): every spawned rank runs under capture,
-    is cut like one process, and hands its trace to the fxcheck that runs the script."""
-    clean = trace_cli(SCRIPTS / "ddp_spawn.py", "--save", str(tmp_path / "t.json"), "--", "--port", str(free_port()),
-                      cwd=tmp_path)
-    assert clean.code == 0, clean.stdout + clean.stderr
-    assert clean.report["observed"]["ranks"] == 2 and clean.report["findings"] == []
-    assert [(e["rank"], e["status"], e["observed"]["optimizer_steps"]) for e in clean.report["ranks"]] == \
-        [(0, "stopped", 21), (1, "stopped", 21)]
-    assert (tmp_path / "t.json").exists() and (tmp_path / "t.rank1.json").exists()  # each rank's trace
-    buggy = trace_cli(SCRIPTS / "ddp_spawn.py", "--", "--port", str(free_port()), "--no-zero-grad-on-rank1",
-                      cwd=tmp_path)
+def test_ranks_the_script_spawns_are_reported_together_and_saved_in_one_trace(tmp_path, trace_cli):
+    """torch.multiprocessing.spawn (the DDP tutorials' launch): every spawned rank runs under capture, is
+    cut like one process, and hands its trace to the fxcheck that runs the script; the saved trace holds
+    every rank, and check, show and diff read it."""
+    saved = tmp_path / "t.json"
+    buggy = trace_cli(SCRIPTS / "ddp_spawn.py", "--save", str(saved), "--", "--port", str(free_port()),
+                      "--no-zero-grad-on-rank1", cwd=tmp_path)
     assert buggy.code == cli.EXIT_FINDINGS, buggy.stdout + buggy.stderr
+    assert [(e["rank"], e["status"], e["observed"]["optimizer_steps"]) for e in buggy.report["ranks"]] == \
+        [(0, "stopped", 21), (1, "stopped", 21)]
     assert [(f["rule"], f["ranks"]) for f in buggy.report["findings"]] == [("FX101", [1])]
+    assert "Ranks (2;" in buggy.stdout and "FX101" in buggy.stdout.split("Ranks (2;")[1]  # found on rank 1
+    doc = json.loads(saved.read_text())
+    assert doc["version"] == 2 and [r["rank"] for r in doc["ranks"]] == [0, 1] and not list(tmp_path.glob("t.rank*"))
+    report = tmp_path / "again.json"
+    again = fxcheck("check", str(saved), "--json", str(report), "-q")
+    assert again.returncode == cli.EXIT_FINDINGS, again.stderr
+    assert json.loads(report.read_text())["findings"] == buggy.report["findings"]  # the same verdicts, rank by rank
+    shown = fxcheck("show", str(saved), "--rank", "1")
+    assert shown.returncode == 0 and " · rank 1 · " in shown.stdout, shown.stdout + shown.stderr
+    assert fxcheck("diff", str(saved), str(saved), "--rank", "1").returncode == 0
+    wrong = fxcheck("show", str(saved), "--rank", "3")
+    assert wrong.returncode == cli.EXIT_BAD_INPUT and "has the traces of ranks 0, 1" in wrong.stderr
+
+
+# How each distributed sample is launched: torchrun running `-m fxcheck trace` on every rank, `fxcheck trace
+# --nproc-per-node 2` (fxcheck starts torch.distributed.run), or `fxcheck trace` of a script that spawns its ranks.
+LAUNCH = {
+    "clean_ddp_no_sync_accumulation.py": "torchrun",
+    "clean_ddp_spawn_amp.py": "spawn",
+    "fx501_sampler_epoch_not_set.py": "torchrun",
+    "fx502_accumulation_syncs_every_micro_batch.py": "nproc",
+    "fx503_forward_through_module.py": "spawn",
+    "fx503_wrapper_rebuilt_each_epoch.py": "nproc",
+    "fx504_scheduler_on_rank0_only.py": "spawn",
+    "fx505_module_converted_after_wrap.py": "torchrun",
+}
+
+
+def test_every_distributed_sample_has_a_launch_mode():
+    assert {p.name for p in DISTRIBUTED.glob("*.py")} == set(LAUNCH)
+
+
+@pytest.mark.parametrize("name", sorted(LAUNCH), ids=lambda n: n.removesuffix(".py"))
+def test_distributed_sample(name, tmp_path, trace_cli):
+    """Buggy samples yield exactly their rules at the marked lines on every rank they happen on; clean ones
+    pass every FX5xx rule they exercise, with evidence from both ranks."""
+    script = DISTRIBUTED / name
+    if LAUNCH[name] == "torchrun":
+        proc, report = torchrun(script, tmp_path)
+        out = proc.stdout + proc.stderr
+        assert "rank 1 of 2: trace handed to rank 0 (store)" in proc.stderr  # through the launcher's store
+    else:
+        run = trace_cli(script, *(["--nproc-per-node", "2"] if LAUNCH[name] == "nproc" else []), cwd=tmp_path)
+        proc, report, out = run, run.report, run.stdout + run.stderr
+    code = proc.returncode if LAUNCH[name] == "torchrun" else proc.code
+    assert report["observed"]["ranks"] == 2 and [e["status"] for e in report["ranks"]] == ["stopped", "stopped"], out
+    assert out.count("Summary:") == 1  # one console report for the run, not one per rank
+    got = {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] in ("error", "warning")}
+    assert got == set(expectations(script)), out
+    if name.startswith("clean_"):
+        assert code == 0, out
+        checks = {c["rule"]: c for c in report["checks"]}
+        assert all(checks[r]["status"] == "pass" for r in ("FX501", "FX502", "FX503", "FX504", "FX505")), checks
+    else:
+        errors = any(f["severity"] == "error" for f in report["findings"])
+        assert code == (cli.EXIT_FINDINGS if errors else cli.EXIT_OK), out

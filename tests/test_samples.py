@@ -43,7 +43,8 @@ def test_clean_sample_gets_no_error_or_warning(sample, traced):
 def test_every_rule_has_a_buggy_sample():
     from fxcheck.rules import all_rules
 
-    covered = {rule_id for p in BUGGY for rule_id, _ in expectations(p)}
+    distributed = sorted((SAMPLES / "distributed").glob("fx*.py"))  # launched by tests/test_distributed.py
+    covered = {rule_id for p in BUGGY + distributed for rule_id, _ in expectations(p)}
     # info rules never fail: FX305's inventory is checked on the LayerNorm and graph-break samples
     registered = {r.id for r in all_rules() if r.severity != "info"}
     assert registered <= covered, sorted(registered - covered)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import importlib
 import importlib.machinery
 import os
@@ -20,6 +19,7 @@ import torch
 from fxcheck import __version__
 from fxcheck.capture import Capture, Limits, StopRun
 from fxcheck.capture.recorder import Recorder
+from fxcheck.distributed.follow import Following
 from fxcheck.graph import Trace
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -37,62 +37,6 @@ class RunOutcome:
     user_traceback: str | None  # the user's exception, as Python would print it
     seconds: float
     ranks: dict[int, str | None] | None = None  # traces of the ranks the script spawned (None: never handed over)
-
-
-class SpawnedRank:
-    """What the script handed to torch.multiprocessing.spawn, run under fxcheck's capture in the child:
-    the rank is cut like one process, and its trace goes to the fxcheck that runs the script."""
-
-    def __init__(self, fn: Callable, roots: list[str], limits: Limits, run_id: str, nprocs: int, path: str,
-                 args: list[str]) -> None:
-        self.fn, self.roots, self.limits, self.run_id, self.nprocs = fn, roots, limits, run_id, nprocs
-        self.path, self.args = path, args
-
-    def __call__(self, index: int, *fn_args: object) -> None:
-        from fxcheck import distributed, graph
-
-        capture = Capture(self.roots, dataclasses.replace(self.limits, rank=True))
-        status, reason, user_tb, raised = "completed", "the rank's function returned", None, None
-        started = time.perf_counter()
-        capture.start()
-        try:
-            try:
-                self.fn(index, *fn_args)
-            finally:
-                capture.stop()
-        except StopRun:
-            pass  # cut: the rank ends here, as its peers do at the same limits
-        except BaseException as exc:  # the rank's own error: recorded, then raised as the plain run would
-            status, reason, raised = "crashed", f"rank {index} raised {type(exc).__name__}: {exc}", exc
-            user_tb = format_user_traceback(exc)
-        outcome = _outcome(self.path, self.args, self.limits, capture, os.getcwd(), status, reason, user_tb,
-                           time.perf_counter() - started)
-        outcome.trace.meta["rank"] = index
-        distributed.hand_over(distributed.Rank(index, self.nprocs, self.run_id, None, None), graph.dumps(outcome.trace))
-        if raised is not None:
-            raise raised
-
-
-def _spawning(roots: list[str], limits: Limits, path: str, args: list[str]) -> tuple[Callable[[], None], list]:
-    """Wrap torch.multiprocessing's start_processes (what spawn calls) so that every rank runs under
-    capture; returns the undo and the list of (run id, nprocs) of the spawns made."""
-    import torch.multiprocessing as tmp
-
-    module = sys.modules["torch.multiprocessing.spawn"]
-    original = module.start_processes
-    spawns: list[tuple[str, int]] = []
-
-    def start_processes(fn: Callable, args_: tuple = (), nprocs: int = 1, *rest: object, **kwargs: object) -> object:
-        run_id = f"spawn-{os.getpid()}-{len(spawns)}-{time.time_ns()}"
-        spawns.append((run_id, nprocs))
-        return original(SpawnedRank(fn, roots, limits, run_id, nprocs, path, args), args_, nprocs, *rest, **kwargs)
-
-    module.start_processes = tmp.start_processes = start_processes
-
-    def undo() -> None:
-        module.start_processes = tmp.start_processes = original
-
-    return undo, spawns
 
 
 def compile_script(path: str) -> types.CodeType:
@@ -164,14 +108,15 @@ def run(path: str, args: list[str], limits: Limits,
         real_exit(exit_code)
 
     os._exit = hard_exit
-    unspawn, spawns = _spawning([script_dir, os.getcwd()], limits, path, args)
+    ranks = Following([script_dir, os.getcwd()], limits, path, args, capture)
+    ranks.install()
     capture.start()
     try:
         try:
             exec(code, module.__dict__)
         finally:
             capture.stop()
-            unspawn()
+            ranks.uninstall()
             os._exit = real_exit
     except StopRun:
         pass
@@ -188,12 +133,7 @@ def run(path: str, args: list[str], limits: Limits,
         if main is not None:
             sys.modules["__main__"] = main
     outcome = _outcome(path, args, limits, capture, cwd, status, reason, user_tb, time.perf_counter() - started)
-    if spawns:  # the ranks the script spawned (the latest spawn): their traces, handed over as they ended
-        from fxcheck import distributed
-
-        run_id, nprocs = spawns[-1]
-        outcome.ranks = distributed.gather(distributed.Rank(0, nprocs, run_id, None, None), seconds=10.0,
-                                           ranks=range(nprocs))
+    outcome.ranks = ranks.gather()  # the ranks the script started, if it did: they are the run
     return outcome
 
 

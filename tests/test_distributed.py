@@ -82,6 +82,24 @@ def test_ranks_the_script_spawns_are_reported_together_and_saved_in_one_trace(tm
     assert wrong.returncode == cli.EXIT_BAD_INPUT and "has the traces of ranks 0, 1" in wrong.stderr
 
 
+def test_ranks_started_as_processes_are_traced_and_a_crashing_rank_is_reported_by_rank(tmp_path, trace_cli):
+    """multiprocessing.Process ranks (fork and spawn): each is traced and cut like one process; the
+    data-preparation process the script starts first is not a rank. A rank that raises is reported as
+    crashed with what it observed, its peer's failure too, and the run exits 3."""
+    forked = trace_cli(SCRIPTS / "ddp_process.py", "--", "--start", "fork", cwd=tmp_path)
+    assert forked.code == 0, forked.stdout + forked.stderr
+    assert [(e["rank"], e["status"], e["observed"]["optimizer_steps"]) for e in forked.report["ranks"]] == \
+        [(0, "stopped", 21), (1, "stopped", 21)]
+    assert forked.check("FX505")["status"] == "pass"
+    crashed = trace_cli(SCRIPTS / "ddp_process.py", "--", "--start", "spawn", "--crash-rank1", cwd=tmp_path)
+    assert crashed.code == cli.EXIT_SCRIPT_ERROR, crashed.stdout + crashed.stderr
+    ranks = {e["rank"]: e for e in crashed.report["ranks"]}
+    assert ranks[1]["status"] == "crashed" and "rank 1 lost its data shard" in ranks[1]["reason"]
+    assert ranks[0]["status"] == "crashed" and ranks[0]["observed"]["optimizer_steps"] == 13
+    assert "rank 1 lost its data shard" in crashed.stdout.split("Ranks (2;")[1]
+    assert crashed.check("FX504")["status"] == "pass"  # the epochs both ranks completed ran the same steps
+
+
 # How each distributed sample is launched: torchrun running `-m fxcheck trace` on every rank, `fxcheck trace
 # --nproc-per-node 2` (fxcheck starts torch.distributed.run), or `fxcheck trace` of a script that spawns its ranks.
 LAUNCH = {

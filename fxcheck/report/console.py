@@ -37,13 +37,13 @@ def render(report: Report, console: Console) -> None:
         f"Run: {_status(meta)} · "
         f"observed {obs['structure']}, {obs['events']} events · {meta.get('seconds')} s · limits: --steps {limits.get('steps')} "
         f"--epochs {limits.get('epochs')} --val-steps {limits.get('val_steps')}",
-        highlight=False,
+        highlight=False, markup=False,  # a crash's reason may hold brackets
     )
     loops = [lp for lp in meta.get("loops") or [] if lp.get("iterations", 0) > 1]
     if loops:
         shown = ", ".join(f"{lp['file']}:{lp['line']} ×{lp['iterations']}" for lp in loops[:6])
         console.print(f"Loop heads run once training began (the line tracer runs at each epoch's start and end): {shown}",
-                      highlight=False)
+                      highlight=False, markup=False)
 
     for category, checks in sections(report.checks):
         table = Table(title=category, title_justify="left", title_style="bold", expand=False, show_lines=False)
@@ -52,7 +52,7 @@ def render(report: Report, console: Console) -> None:
         table.add_column("Status", no_wrap=True)
         table.add_column("Evidence", overflow="fold")
         for c in checks:
-            table.add_row(c.rule.id, c.rule.name, Text(MARK[c.status], style=STYLE[c.status]), c.evidence)
+            table.add_row(c.rule.id, c.rule.name, Text(MARK[c.status], style=STYLE[c.status]), Text(c.evidence))
         console.print(table)
 
     for title, lines in (("Loop", loop_lines(report.graph)), ("Model mode", model_modes(report.graph)),
@@ -71,7 +71,7 @@ def render(report: Report, console: Console) -> None:
         at = when(f.epoch, f.step)
         console.print(Text.assemble(("❌ " if f.severity != "info" else "ℹ ", style), (f"{f.rule} {f.name}", style),
                                     f" ({f.severity}) ", (place, "bold"), f" · {at}" if at else ""))
-        console.print(f"   {f.message}", highlight=False)
+        console.print(f"   {f.message}", highlight=False, markup=False)
         if f.hint:
             console.print(Text(f"   fix: {f.hint}", style="dim"))
     errors, warnings = report.count("error"), report.count("warning")
@@ -101,6 +101,8 @@ def render_ranks(merged: dict, console: Console) -> None:
         warnings = sum(1 for f in found if f.get("severity") == "warning")
         console.print(f"  rank {entry['rank']}: {entry.get('status')} · {(entry.get('observed') or {}).get('structure')}"
                       f" · {errors} error(s), {warnings} warning(s)", markup=False, highlight=False)
+        if entry.get("status") == "crashed" and entry.get("reason"):
+            console.print(f"    {entry['reason']}", markup=False, highlight=False)
         if entry is first:
             continue
         for f in found:

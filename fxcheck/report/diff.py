@@ -21,7 +21,7 @@ SIDE_STYLE = {"-": "red", "+": "green", "=": ""}
 def render(d: TraceDiff, a: nx.DiGraph, b: nx.DiGraph, names: tuple[str, str], console: Console) -> None:
     console.print(Text.assemble(("fxcheck diff", "bold"), f" · {names[0]} → {names[1]}"))
     for label, g in (("A", a), ("B", b)):
-        console.print(f"{label}: {_describe(g)}", highlight=False)
+        console.print(f"{label}: {_describe(g)}", highlight=False, markup=False)
 
     for label, opts in (("A", d.optimizers_only_first), ("B", d.optimizers_only_second)):
         if opts:

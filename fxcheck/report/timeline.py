@@ -572,7 +572,7 @@ def detail(tl: Timeline, c: CycleView, console: Console) -> None:
     for f in dict.fromkeys(m.finding for m in c.marks):
         console.print(Text.assemble(("  ", ""), (f"{f.rule} {f.name}", _severity_style(f.severity)),
                                     f" ({f.severity}) {f.file}:{f.line}"))
-        console.print(f"     {f.message}", highlight=False)
+        console.print(f"     {f.message}", highlight=False, markup=False)
         if f.hint:
             console.print(Text(f"     fix: {f.hint}", style="dim"))
 

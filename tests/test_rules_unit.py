@@ -464,3 +464,63 @@ def test_graph_facts_read_training_flags_running_stats_and_dtypes():
     assert layers == {("BatchNorm1d", False, True): 1, ("BatchNorm1d", True, False): 1, ("Dropout", False, False): 1,
                       ("LayerNorm", None, False): 1}
     assert facts["dtypes"]["bfloat16"]["linear"] == 1 and facts["modules"]["BatchNorm1d"] == 2
+
+
+# -- FX5xx: one rank's trace, and ranks compared ---------------------------------------------------
+
+def _ranks(*scripts: Script) -> list:
+    from fxcheck.rules.distributed import link_ranks
+
+    graphs = {n: graph.build(graph.Trace({"status": s.status}, s.objects, s.events)) for n, s in enumerate(scripts)}
+    link_ranks(graphs)
+    return [graphs[n] for n in sorted(graphs)]
+
+
+def _judge(rule_id: str, g):
+    r = get(rule_id)
+    return r.check(g, r)
+
+
+def ddp_cycle(s: Script, syncs=(False, True), lr=0.1, checksum=None, n=None):
+    s.zero()
+    for sync in syncs:
+        s.add(ev.DDP_FORWARD, 8, "ddp#1", module="model#1", grad_enabled=True, sync=sync).backward()
+    s.add(ev.OPTIMIZER_STEP, 12, OPT, fresh=2, stale=0, cleared_before_step=0, params=2, via_scaler=None,
+          closure=False, lr=lr, **({"checksum": checksum, "checksum_step": n} if checksum else {}))
+    return s
+
+
+def test_fx502_flags_micro_batches_that_all_reduce_and_passes_no_sync():
+    bad = ddp_cycle(ddp_cycle(Script(), syncs=(True, True)), syncs=(True, True))
+    res = bad.check("FX502")
+    assert res.status == FAIL and res.findings[0].line == 10 and "micro-batch 1 of 2" in res.findings[0].message
+    assert ddp_cycle(ddp_cycle(Script())).check("FX502").status == PASS
+    assert ddp_cycle(ddp_cycle(Script(), syncs=(True,)), syncs=(True,)).check("FX502").status == NA  # no accumulation
+    assert Script().zero().backward().step().check("FX502").status == NA  # no DDP
+
+
+def test_fx504_reports_the_extra_events_on_the_rank_that_ran_them():
+    wrap = lambda s: s.add(ev.DDP_WRAP, 5, "ddp#1", module="model#1", previous=None, after_steps=0, params=2)
+    rank0 = ddp_cycle(wrap(Script())).sched()
+    rank1 = ddp_cycle(wrap(Script()))
+    g0, g1 = _ranks(rank0, rank1)
+    res0, res1 = _judge("FX504", g0), _judge("FX504", g1)
+    assert res0.status == FAIL and res0.findings[0].line == 15 and "rank 1 did not" in res0.findings[0].message
+    assert res1.status == PASS  # rank 1 ran nothing rank 0 did not
+    assert Script().zero().backward().step().check("FX504").status == NA  # a single process
+    same = _ranks(ddp_cycle(wrap(Script())).sched(), ddp_cycle(wrap(Script())).sched())
+    assert all(_judge("FX504", g).status == PASS for g in same)
+
+
+def test_fx505_first_differing_checksum_with_its_likely_cause():
+    wrap = lambda s: s.add(ev.DDP_WRAP, 5, "ddp#1", module="model#1", previous=None, after_steps=0, params=2)
+    rank0 = ddp_cycle(ddp_cycle(wrap(Script()), checksum="aa", n=1), checksum="bb", n=2)
+    rank1 = ddp_cycle(ddp_cycle(wrap(Script()), checksum="aa", n=1), checksum="cc", n=2, lr=0.01)
+    g0, g1 = _ranks(rank0, rank1)
+    res = _judge("FX505", g0)
+    assert res.status == FAIL and res.findings[0].line == 12 and res.findings[0].step == 2
+    assert "equal after step 1" in res.findings[0].message and "learning rates differ" in res.findings[0].message
+    equal = _ranks(ddp_cycle(wrap(Script()), checksum="aa", n=1), ddp_cycle(wrap(Script()), checksum="aa", n=1))
+    assert _judge("FX505", equal[0]).status == PASS
+    own = _ranks(ddp_cycle(Script(), checksum="aa", n=1), ddp_cycle(Script(), checksum="bb", n=1))
+    assert _judge("FX505", own[0]).status == NA  # no DDP wrapper: ranks may train models of their own

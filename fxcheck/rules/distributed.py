@@ -161,8 +161,8 @@ def sync_every_micro_batch(g: nx.DiGraph, r: Rule) -> Check:
 
 @rule(
     id="FX503", name="ddp-wrapper-bypassed", severity="error",
-    summary="forward ran through the raw module instead of its DDP wrapper (or a new wrapper was built during "
-            "training), so gradients are not synchronized",
+    summary="a training forward ran through the module a DDP wrapper holds instead of the wrapper, or a new "
+            "wrapper was built during training",
     what="""
 Follows the module each DistributedDataParallel wrapper holds. A training forward of that module
 (one a backward went through) that did not run inside its wrapper's forward is flagged at the
@@ -238,7 +238,7 @@ def _key(e: dict[str, Any]) -> tuple:
 
 @rule(
     id="FX504", name="rank-divergence", severity="error",
-    summary="ranks executed different sequences of training events (optimizer steps, scheduler steps, epochs)",
+    summary="ranks ran different sequences of training events (optimizer steps, scheduler steps, by epoch)",
     what="""
 Compares the ranks' training events: each optimizer step and scheduler step with its epoch and
 line. An event that this rank ran and another rank did not (more of them in that epoch, at that
@@ -328,7 +328,7 @@ def _cause(peers: dict[int, nx.DiGraph], upto: dict[int, int], step: int, lrs: d
 
 @rule(
     id="FX505", name="parameters-diverge-across-ranks", severity="error",
-    summary="after the same optimizer step, the ranks' parameter checksums differ",
+    summary="after the same optimizer step, the ranks' parameter checksums differ (with the likely cause)",
     what="""
 In a distributed run with a DistributedDataParallel wrapper, every rank takes a checksum of the
 exact bits of the parameters its optimizer steps after steps 1, 2, 4, 8 and every 8th (read only).

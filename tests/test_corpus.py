@@ -12,6 +12,8 @@ import pytest
 
 from fxcheck.cli import EXIT_NOTHING
 
+pytestmark = pytest.mark.xdist_group("traced")  # one pool of traced runs (conftest.traced) serves them all
+
 CORPUS = Path(__file__).resolve().parent / "corpus"
 KEY = {name: expected for key in sorted(CORPUS.glob("EXPECTED*.json")) for name, expected in json.loads(key.read_text()).items()}
 
@@ -46,5 +48,7 @@ def test_answer_keys_cover_every_script_and_every_rule():
 
     scripts = {p.name for p in CORPUS.glob("*.py")}
     assert scripts == set(KEY)
-    rules = {e["rule"] for v in KEY.values() for e in _entry(v)["findings"]}
+    launched = json.loads((CORPUS / "distributed" / "EXPECTED.json").read_text())  # tests/test_distributed.py
+    assert {p.name for p in (CORPUS / "distributed").glob("*.py")} == set(launched)
+    rules = {e["rule"] for v in [*KEY.values(), *launched.values()] for e in _entry(v)["findings"]}
     assert rules >= {r.id for r in all_rules() if r.severity != "info"}

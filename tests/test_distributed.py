@@ -142,3 +142,25 @@ def test_distributed_sample(name, tmp_path, trace_cli):
     else:
         errors = any(f["severity"] == "error" for f in report["findings"])
         assert code == (cli.EXIT_FINDINGS if errors else cli.EXIT_OK), out
+
+
+CORPUS = ROOT / "tests" / "corpus" / "distributed"
+CORPUS_KEY = json.loads((CORPUS / "EXPECTED.json").read_text()) if (CORPUS / "EXPECTED.json").exists() else {}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_KEY), ids=lambda n: n.removesuffix(".py"))
+def test_distributed_corpus_script(name, tmp_path, trace_cli):
+    """Realistic DDP scripts written apart from the samples, each under its own launch mode: exactly the
+    rules and lines of the answer key, on a run that traced both ranks."""
+    entry = CORPUS_KEY[name]
+    script = CORPUS / name
+    if entry["launch"] == "torchrun":
+        proc, report = torchrun(script, tmp_path)
+        out = proc.stdout + proc.stderr
+    else:
+        run = trace_cli(script, cwd=tmp_path)
+        report, out = run.report, run.stdout + run.stderr
+    assert report is not None and report["observed"]["ranks"] == 2, out
+    assert all(e.get("status") in ("stopped", "completed") for e in report["ranks"]), report["ranks"]
+    got = {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] in ("error", "warning")}
+    assert got == {(e["rule"], e["line"]) for e in entry["findings"]}, out

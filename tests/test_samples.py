@@ -8,6 +8,8 @@ import pytest
 
 from conftest import CORPUS, SAMPLES, expectations
 
+pytestmark = pytest.mark.xdist_group("traced")  # one pool of traced runs (conftest.traced) serves them all
+
 BUGGY = sorted(p for p in SAMPLES.glob("fx*.py"))
 CLEAN = sorted(p for p in SAMPLES.glob("clean_*.py"))
 ALL = sorted(SAMPLES.glob("*.py")) + sorted(CORPUS.glob("*.py"))

@@ -25,6 +25,11 @@ def ranks_of(g: nx.DiGraph) -> dict[int, nx.DiGraph]:
     return g.graph.get("peers") or {}
 
 
+def _others(g: nx.DiGraph) -> dict[int, nx.DiGraph]:
+    """The graphs of the ranks other than this graph's."""
+    return {n: h for n, h in ranks_of(g).items() if h is not g}
+
+
 def link_ranks(graphs: dict[int, nx.DiGraph]) -> None:
     """Make each rank's graph know the others' (before the rules run)."""
     for rank, g in graphs.items():
@@ -219,17 +224,17 @@ TRAINING_EVENTS = (ev.OPTIMIZER_STEP, ev.SCHEDULER_STEP)
 _CALLS = {ev.OPTIMIZER_STEP: "optimizer step", ev.SCHEDULER_STEP: "scheduler step"}
 
 
-def _compared_epochs(g: nx.DiGraph, other: nx.DiGraph) -> int | None:
-    """The last epoch both ranks ran to its end, when one stopped early (crashed); None: compare all."""
-    crashed = [h for h in (g, other) if (h.graph["meta"].get("status") == "crashed")]
-    if not crashed:
-        return None
-    last = min(max((e.get("epoch") or 0) for e in events(h, *TRAINING_EVENTS) or [{}]) for h in (g, other))
-    return last - 1
-
-
-def _sequence(g: nx.DiGraph, upto: int | None) -> list[dict[str, Any]]:
-    return [e for e in events(g, *TRAINING_EVENTS) if upto is None or (e.get("epoch") or 0) <= upto]
+def _compared(g: nx.DiGraph, other: nx.DiGraph) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The two ranks' training events to compare: all of them, or, when a rank stopped early (crashed),
+    those of the epochs both ran to their end (in a loop without epochs: as many as both ran)."""
+    mine, theirs = events(g, *TRAINING_EVENTS), events(other, *TRAINING_EVENTS)
+    if not any(h.graph["meta"].get("status") == "crashed" for h in (g, other)):
+        return mine, theirs
+    if all(e.get("epoch") is None for e in mine + theirs):
+        n = min(len(mine), len(theirs))
+        return mine[:n], theirs[:n]
+    done = min(max((e.get("epoch") or 0) for e in seq) if seq else 0 for seq in (mine, theirs)) - 1
+    return [e for e in mine if (e.get("epoch") or 0) <= done], [e for e in theirs if (e.get("epoch") or 0) <= done]
 
 
 def _key(e: dict[str, Any]) -> tuple:
@@ -265,17 +270,16 @@ ranks doing the same thing from different lines are reported as diverging.""",
     hint="run optimizer and scheduler steps on every rank; keep only logging and checkpointing rank-0-only",
 )
 def rank_divergence(g: nx.DiGraph, r: Rule) -> Check:
-    peers = ranks_of(g)
-    others = {n: h for n, h in peers.items() if h is not g}
+    peers, others = ranks_of(g), _others(g)
     if not others:
         return r.result([], SINGLE, applicable=False)
     hits = Occurrences(r)
     me = g.graph.get("rank")
-    compared = 0
+    compared = steps = 0
     for n, other in sorted(others.items()):
-        upto = _compared_epochs(g, other)
-        mine, theirs = _sequence(g, upto), _sequence(other, upto)
+        mine, theirs = _compared(g, other)
         compared = max(compared, len(mine))
+        steps = max(steps, sum(1 for e in mine if e["kind"] == ev.OPTIMIZER_STEP))
         counts = Counter(_key(e) for e in theirs)
         seen: Counter = Counter()
         for e in mine:
@@ -287,7 +291,6 @@ def rank_divergence(g: nx.DiGraph, r: Rule) -> Check:
                          if not theirs_n else f"rank {me} ran this {_CALLS[e['kind']]} of {e['obj']} {mine_n} times in "
                                               f"{during}, rank {n} {theirs_n} times", e)
     found = hits.findings()
-    steps = sum(1 for e in _sequence(g, None) if e["kind"] == ev.OPTIMIZER_STEP)
     scheduled = compared - steps
     evidence = (f"{len(peers)} ranks ran the same {steps} optimizer steps and "
                 + (f"{scheduled} scheduler steps" if scheduled else "no scheduler step") if compared
@@ -358,8 +361,7 @@ a divergence that appears and heals between two of them is missed.""",
     hint="wrap the module after converting it, train through the wrapper, and keep LR changes on every rank",
 )
 def parameters_diverge(g: nx.DiGraph, r: Rule) -> Check:
-    peers = ranks_of(g)
-    others = {n: h for n, h in peers.items() if h is not g}
+    peers, others = ranks_of(g), _others(g)
     if not others:
         return r.result([], SINGLE, applicable=False)
     if not any(events(h, ev.DDP_WRAP) for h in peers.values()):

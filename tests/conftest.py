@@ -153,12 +153,3 @@ def expectations(path: Path) -> list[tuple[str, int]]:
         out.extend((m.group(1), lineno) for m in EXPECT.finditer(text))
     return out
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`--dist loadgroup`): each test module runs in one worker, so its module-scoped
-    fixtures (traces made once for the module) are made once; the sample and corpus tests share the
-    "traced" group set in their modules."""
-    for item in items:
-        if not any(m.name == "xdist_group" for m in item.iter_markers()):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -118,30 +118,59 @@ def test_every_distributed_sample_has_a_launch_mode():
     assert {p.name for p in DISTRIBUTED.glob("*.py")} == set(LAUNCH)
 
 
+def launched(script, mode: str, tmp_path, trace_cli, *args: str) -> tuple[int, dict, str]:
+    """Run a script under a launch mode: its exit code, JSON report and console output."""
+    if mode == "torchrun":
+        proc, report = torchrun(script, tmp_path, *(["--", *args] if args else []))
+        out = proc.stdout + proc.stderr
+        assert "rank 1 of 2: trace handed to rank 0 (store)" in proc.stderr, out  # through the launcher's store
+        return proc.returncode, report, out
+    nproc = ["--nproc-per-node", "2"] if mode == "nproc" else []
+    run = trace_cli(script, *nproc, *(["--", *args] if args else []), cwd=tmp_path)
+    return run.code, run.report, run.stdout + run.stderr
+
+
+def findings(report: dict) -> set[tuple[str, int]]:
+    return {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] in ("error", "warning")}
+
+
 @pytest.mark.parametrize("name", sorted(LAUNCH), ids=lambda n: n.removesuffix(".py"))
 def test_distributed_sample(name, tmp_path, trace_cli):
     """Buggy samples yield exactly their rules at the marked lines on every rank they happen on; clean ones
     pass every FX5xx rule they exercise, with evidence from both ranks."""
     script = DISTRIBUTED / name
-    if LAUNCH[name] == "torchrun":
-        proc, report = torchrun(script, tmp_path)
-        out = proc.stdout + proc.stderr
-        assert "rank 1 of 2: trace handed to rank 0 (store)" in proc.stderr  # through the launcher's store
-    else:
-        run = trace_cli(script, *(["--nproc-per-node", "2"] if LAUNCH[name] == "nproc" else []), cwd=tmp_path)
-        proc, report, out = run, run.report, run.stdout + run.stderr
-    code = proc.returncode if LAUNCH[name] == "torchrun" else proc.code
+    code, report, out = launched(script, LAUNCH[name], tmp_path, trace_cli)
     assert report["observed"]["ranks"] == 2 and [e["status"] for e in report["ranks"]] == ["stopped", "stopped"], out
     assert out.count("Summary:") == 1  # one console report for the run, not one per rank
-    got = {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] in ("error", "warning")}
-    assert got == set(expectations(script)), out
+    assert findings(report) == set(expectations(script)), out
     if name.startswith("clean_"):
         assert code == 0, out
         checks = {c["rule"]: c for c in report["checks"]}
-        assert all(checks[r]["status"] == "pass" for r in ("FX501", "FX502", "FX503", "FX504", "FX505")), checks
+        assert all(checks[r]["status"] == "pass" for r in FX5XX), checks
     else:
         errors = any(f["severity"] == "error" for f in report["findings"])
         assert code == (cli.EXIT_FINDINGS if errors else cli.EXIT_OK), out
+
+
+FX5XX = ("FX501", "FX502", "FX503", "FX504", "FX505")
+
+
+@pytest.mark.parametrize("mode,clean", [("torchrun", False), ("nproc", False), ("nproc", True), ("spawn", False),
+                                        ("process", False)], ids=["torchrun", "nproc", "nproc-clean", "spawn",
+                                                                  "process"])
+def test_every_fx5xx_rule_fires_under_every_launch_mode(mode, clean, tmp_path, trace_cli):
+    """One script with all five FX5xx bugs, run as torchrun's ranks, as fxcheck's --nproc-per-node ranks, and
+    as ranks it spawns or forks itself: every rule at its marked line under each; its clean variant passes
+    them all with both ranks' evidence."""
+    script = SCRIPTS / "ddp_every_bug.py"
+    args = ["--start", mode] if mode in ("spawn", "process") else []
+    code, report, out = launched(script, mode, tmp_path, trace_cli, *args, *(["--clean"] if clean else []))
+    assert report["observed"]["ranks"] == 2 and [e["status"] for e in report["ranks"]] == ["stopped", "stopped"], out
+    checks = {c["rule"]: c["status"] for c in report["checks"]}
+    if clean:
+        assert code == 0 and not findings(report) and all(checks[r] == "pass" for r in FX5XX), out
+    else:
+        assert code == cli.EXIT_FINDINGS and findings(report) == set(expectations(script)), out
 
 
 CORPUS = ROOT / "tests" / "corpus" / "distributed"
@@ -153,14 +182,7 @@ def test_distributed_corpus_script(name, tmp_path, trace_cli):
     """Realistic DDP scripts written apart from the samples, each under its own launch mode: exactly the
     rules and lines of the answer key, on a run that traced both ranks."""
     entry = CORPUS_KEY[name]
-    script = CORPUS / name
-    if entry["launch"] == "torchrun":
-        proc, report = torchrun(script, tmp_path)
-        out = proc.stdout + proc.stderr
-    else:
-        run = trace_cli(script, cwd=tmp_path)
-        report, out = run.report, run.stdout + run.stderr
+    code, report, out = launched(CORPUS / name, entry["launch"], tmp_path, trace_cli)
     assert report is not None and report["observed"]["ranks"] == 2, out
     assert all(e.get("status") in ("stopped", "completed") for e in report["ranks"]), report["ranks"]
-    got = {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] in ("error", "warning")}
-    assert got == {(e["rule"], e["line"]) for e in entry["findings"]}, out
+    assert findings(report) == {(e["rule"], e["line"]) for e in entry["findings"]}, out

@@ -269,6 +269,19 @@ def stepped_optimizers(g: nx.DiGraph) -> list[str]:
     return seen
 
 
+def unfed_optimizers(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
+    """Optimizers that stepped at least twice without a gradient ever reaching their parameters, where that is
+    the whole story (FX208's case): all of them frozen, or backward passes ran and reached none of them. An
+    optimizer stepped in a run with no backward at all is missing its backward (FX102's case)."""
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for e in events(g, ev.OPTIMIZER_STEP):
+        steps.setdefault(e["obj"], []).append(e)
+    backward = any(True for _ in events(g, ev.BACKWARD))
+    return {key: ss for key, ss in steps.items()
+            if len(ss) >= 2 and not any(s["data"].get("fresh") or s["data"].get("cleared_before_step") for s in ss)
+            and (backward or not ss[-1]["data"].get("trainable"))}
+
+
 def loop_model(g: nx.DiGraph) -> loop.LoopModel:
     return g.graph["loop"]
 

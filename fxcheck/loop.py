@@ -263,8 +263,11 @@ class LoopModel:
             self._last_backward_site = site
 
     def _stale(self, p: LoaderPass) -> bool:
-        """Has the script moved on from this pass (another loader's pass began after its latest batch)?"""
-        return any(q.seq > p.last_batch and q.loader != p.loader for q in self._open if q is not p)
+        """Has the script moved on from this pass? Another loader's pass began after its latest batch, or the
+        script went back to a pass that was open before this one began (a sanity-check validation run
+        inside the training epoch's pass, which then resumes)."""
+        return any(q.loader != p.loader and (q.seq > p.last_batch or q.seq < p.seq and q.last_batch > p.last_batch)
+                   for q in self._open if q is not p)
 
     def _trains(self, p: LoaderPass) -> None:
         self.training_lineage = True

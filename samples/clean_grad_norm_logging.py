@@ -1,8 +1,8 @@
 """MLP regressor that clips before the step and logs the post-step gradient norm.
 
 `clip_grad_norm_(params, inf)` only measures the norm (nothing is clipped), a common way to log it;
-a second, frozen optimizer for an embedding table still steps every batch (no parameter of it
-receives gradients, so its step is a no-op by design during this warm-up phase).
+a second optimizer for an embedding table steps every batch, a no-op by design during the first
+epoch's warm-up (the table is frozen, so none of its parameters receives gradients), then trains it.
 """
 import argparse
 
@@ -17,7 +17,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     embed = nn.Embedding(16, 8)
-    embed.weight.requires_grad_(False)  # frozen during warm-up
     head = nn.Sequential(nn.Linear(8 + 4, 32), nn.ReLU(), nn.Linear(32, 1))
     opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
     opt_embed = torch.optim.SGD(embed.parameters(), lr=1e-2)
@@ -25,6 +24,7 @@ def main() -> None:
     target = feats.sum(1, keepdim=True)
     loader = DataLoader(TensorDataset(ids, feats, target), batch_size=32, shuffle=True)
     for epoch in range(args.epochs):
+        embed.weight.requires_grad_(epoch > 0)  # frozen during the warm-up epoch
         norms = []
         for i, f, y in loader:
             opt.zero_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -100,10 +101,11 @@ class _ForkServer:
         self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], cwd=ROOT, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def run(self, args: list[str], out: Path, timeout: int = 240) -> tuple[int, str, str]:
+    def run(self, args: list[str], out: Path, timeout: int = 240, cwd: Path | None = None) -> tuple[int, str, str]:
         stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
-        cwd = out.with_suffix(".cwd")
-        cwd.mkdir(exist_ok=True)
+        if cwd is None:
+            cwd = out.with_suffix(".cwd")
+            cwd.mkdir(exist_ok=True)
         job = {"args": args, "stdout": str(stdout), "stderr": str(stderr), "timeout": timeout, "cwd": str(cwd)}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
@@ -124,6 +126,21 @@ def _trace_once(servers: "queue.Queue[_ForkServer]", script: Path, out: Path) ->
         servers.put(server)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     return CliRun(code, stdout, stderr, report)
+
+
+@pytest.fixture(scope="session")
+def forked_cli(tmp_path_factory):
+    """`fxcheck ARGS` run by the real CLI in a child forked from a process that has imported torch once:
+    `forked_cli(*args, cwd=ROOT)` returns what `fxcheck(...)` does, without the interpreter's start-up."""
+    out = tmp_path_factory.mktemp("forked")
+    server, count = _ForkServer(), itertools.count()
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        code, stdout, stderr = server.run(list(args), out / f"run{next(count)}", cwd=cwd or ROOT)
+        return subprocess.CompletedProcess(list(args), code, stdout, stderr)
+
+    yield run
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,18 @@ from conftest import SCRIPTS, fxcheck
 SCRIPT = SCRIPTS / "clip_order.py"
 
 
+pytestmark = pytest.mark.xdist_group("diff")  # one worker traces the four variants once
+
+
 @pytest.fixture(scope="module")
-def traces(tmp_path_factory):
+def traces(tmp_path_factory, forked_cli):
     """clip_order.py traced twice as written, once clipping before unscale_ at step 3, once clearing twice at step 2."""
     tmp = tmp_path_factory.mktemp("diff")
     variants = {"clean": [], "clean_again": [], "buggy": ["--clip-before-unscale", "3"], "extra": ["--zero-grad-twice", "2"]}
     paths = {}
     for name, args in variants.items():
         paths[name] = tmp / f"{name}.json"
-        proc = fxcheck("trace", str(SCRIPT), "--steps", "4", "--save", str(paths[name]), "-q", "--", *args)
+        proc = forked_cli("trace", str(SCRIPT), "--steps", "4", "--save", str(paths[name]), "-q", "--", *args)
         assert paths[name].exists(), proc.stderr
     return paths
 

@@ -524,3 +524,88 @@ def test_fx505_first_differing_checksum_with_its_likely_cause():
     assert _judge("FX505", equal[0]).status == PASS
     own = _ranks(ddp_cycle(Script(), checksum="aa", n=1), ddp_cycle(Script(), checksum="bb", n=1))
     assert _judge("FX505", own[0]).status == NA  # no DDP wrapper: ranks may train models of their own
+
+
+# -- FX208 / FX209: what the optimizer steps actually updated ------------------------------------------
+def _unfed(status: str, trainable: int, other_trains: bool, backward: bool = True) -> Script:
+    s = Script(status=status)
+    s.objects.append(TrackedObject("optimizer#2", ev.OPTIMIZER, "Adam", Site("t.py", 4), {"params": 2}))
+    for _ in range(3):
+        s.zero()
+        if backward:
+            s.backward(touched=2 if other_trains else 0)
+        if other_trains:
+            s.step()
+        s.add(ev.OPTIMIZER_STEP, 13, "optimizer#2", fresh=0, stale=0, cleared_before_step=0, params=2,
+              trainable=trainable, closure=False)
+    return s
+
+
+def test_fx208_an_optimizer_that_never_had_a_gradient_unless_the_cut_may_explain_it():
+    frozen = _unfed("completed", trainable=0, other_trains=False)
+    res = frozen.check("FX208")
+    assert res.status == FAIL and res.findings[0].line == 13 and "requires_grad=False" in res.findings[0].message
+    # cut while another optimizer trains: frozen parameters may be unfrozen later in the run
+    waiting = _unfed("stopped", trainable=0, other_trains=True).check("FX208")
+    assert waiting.status == PASS and "not judged: optimizer#2" in waiting.evidence
+    assert _unfed("completed", trainable=0, other_trains=True).check("FX208").status == FAIL
+    # trainable parameters no backward reached: no schedule explains that, cut or not; FX102 leaves it to FX208
+    detached = _unfed("stopped", trainable=2, other_trains=True)
+    assert detached.check("FX208").status == FAIL and "no backward reached them" in detached.check("FX208").findings[0].message
+    assert detached.check("FX102").status == PASS
+    # no backward in the whole run: the backward is missing, FX102's finding
+    missing = _unfed("completed", trainable=2, other_trains=False, backward=False)
+    assert missing.check("FX208").status == NA and missing.check("FX102").status == FAIL
+
+
+def test_fx209_frozen_after_updates_unless_unfrozen_again():
+    def run(frozen_at: list[int]) -> Script:
+        s = Script()
+        for i in range(5):
+            s.zero().backward().step()
+            if i in frozen_at:
+                s.events[-1].data["frozen_updated"] = 2
+        return s
+
+    res = run([2, 3, 4]).check("FX209")
+    assert res.status == FAIL and res.findings[0].step == 3 and "from step 3" in res.findings[0].message
+    toggled = run([1, 2]).check("FX209")
+    assert toggled.status == PASS and "unfrozen again" in toggled.evidence
+    assert run([]).check("FX209").status == PASS
+
+
+def test_graph_facts_tell_dropout_that_ignores_eval_mode_from_dropout_layers():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from fxcheck.capture.dynamo import graph_facts
+
+    class Block(nn.Module):
+        def __init__(self, gated: bool) -> None:
+            super().__init__()
+            self.gated, self.qkv, self.drop = gated, nn.Linear(8, 24), nn.Dropout(0.1)
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).chunk(3, -1)
+            p = 0.3 if self.training or not self.gated else 0.0
+            h = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            h = F.dropout(h, 0.2, training=self.training if self.gated else True)
+            return self.drop(h)
+
+    def active(gated: bool, mc: bool) -> list:
+        graphs = []
+
+        def backend(gm, example_inputs):
+            graphs.append(graph_facts(gm))
+            return gm.forward
+
+        model = nn.Sequential(Block(gated)).eval()
+        if mc:
+            model[0].drop.train()  # MC dropout: the Dropout layer itself switched on
+        torch.compile(model, backend=backend, dynamic=False)(torch.randn(2, 4, 8))
+        return [(a["op"], a["type"], a["path"], a["p"]) for a in graphs[0]["active_dropout"]]
+
+    assert active(gated=False, mc=False) == [("scaled_dot_product_attention", "Block", "0", 0.3),
+                                             ("dropout", "Block", "0", 0.2)]
+    assert active(gated=True, mc=True) == []  # gated on self.training; the Dropout layer on purpose

@@ -19,17 +19,20 @@ CLEAN = SAMPLES / "clean_amp_accumulation.py"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
+pytestmark = pytest.mark.xdist_group("sarif")  # one worker makes the runs once
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, forked_cli):
     """fx104 traced live (SARIF + saved trace), the saved trace re-checked, and a clean sample."""
     tmp = tmp_path_factory.mktemp("sarif")
     out = {}
-    live = fxcheck("trace", str(BUGGY.relative_to(ROOT)), "--steps", "4", "--sarif", str(tmp / "live.sarif"),
+    live = forked_cli("trace", str(BUGGY.relative_to(ROOT)), "--steps", "4", "--sarif", str(tmp / "live.sarif"),
                    "--save", str(tmp / "trace.json"), "-q")
     out["live"] = (live, tmp / "live.sarif")
-    again = fxcheck("check", str(tmp / "trace.json"), "--sarif", str(tmp / "again.sarif"), "-q")
+    again = forked_cli("check", str(tmp / "trace.json"), "--sarif", str(tmp / "again.sarif"), "-q")
     out["check"] = (again, tmp / "again.sarif")
-    clean = fxcheck("trace", str(CLEAN.relative_to(ROOT)), "--steps", "8", "--sarif", str(tmp / "clean.sarif"), "-q")
+    clean = forked_cli("trace", str(CLEAN.relative_to(ROOT)), "--steps", "8", "--sarif", str(tmp / "clean.sarif"), "-q")
     out["clean"] = (clean, tmp / "clean.sarif")
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 import weakref
 from collections import Counter
@@ -59,6 +60,7 @@ def graph_facts(gm: Any) -> dict[str, Any]:
     ops: Counter[str] = Counter()
     dtypes: dict[str, Counter[str]] = {}
     layers: dict[tuple[str, str, bool, bool], set[str]] = {}  # (kind, class, training, running stats) -> paths
+    dropping: list[dict[str, Any]] = []  # dropout that runs whatever the owning module's mode
     for node in gm.graph.nodes:
         if node.op not in ("call_function", "call_method", "call_module"):
             continue
@@ -72,6 +74,10 @@ def graph_facts(gm: Any) -> dict[str, Any]:
         if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
             dtypes.setdefault(str(dtype).removeprefix("torch."), Counter())[name] += 1
         path, cls = stack[-1] if stack else ("", None)
+        active = _active_dropout(node, name, cls)
+        if active is not None and len(dropping) < 10:
+            dropping.append({"op": name, "type": getattr(cls, "__name__", None) or (str(cls) if cls else None),
+                             "path": _module_path(str(path)), "p": active})
         if name in _NORM_OPS or name in _DROPOUT_OPS:
             training_at, stats_at = _OP_ARGS.get(name, (None, None))
             training = _arg(node, "training", training_at) if training_at is not None else None
@@ -87,7 +93,37 @@ def graph_facts(gm: Any) -> dict[str, Any]:
                  for (kind, owner, training, stats), paths in sorted(layers.items(), key=str)]
     types = Counter(modules.values())
     return {"ops": dict(ops), "modules": dict(sorted(types.items())), "layers": inventory,
-            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}}
+            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}, "active_dropout": dropping}
+
+
+def _active_dropout(node: Any, name: str, owner: Any) -> float | None:
+    """The probability of a dropout the graph runs on, not from a dropout module's own switch: a functional
+    dropout with training=True inside another module, or an attention kernel given dropout_p > 0."""
+    if name == "scaled_dot_product_attention":
+        p = _arg(node, "dropout_p", 4)
+    elif name in _DROPOUT_OPS:
+        if _arg(node, "training", _OP_ARGS[name][0]) is False or _dropout_module(owner):
+            return None  # off, or a Dropout layer switched to training mode on purpose (MC dropout)
+        p = _arg(node, "p", 1)
+        p = 0.5 if p is None else p
+    else:
+        return None
+    return float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 else None
+
+
+def _module_path(path: str) -> str:
+    """`L['self'].blocks[0].attn` (Dynamo's spelling) as `blocks.0.attn`, relative to the compiled module."""
+    path = re.sub(r"^L\['[^']+'\]\.?", "", path)  # the compiled callable: `self`, or the module compiled
+    return re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", path).lstrip(".")
+
+
+def _dropout_module(owner: Any) -> bool:
+    if isinstance(owner, type):
+        return issubclass(owner, torch.nn.modules.dropout._DropoutNd)
+    return str(owner).rsplit(".", 1)[-1] in _DROPOUT_MODULES
+
+
+_DROPOUT_MODULES = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
 
 
 def merge(facts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -96,7 +132,9 @@ def merge(facts: list[dict[str, Any]]) -> dict[str, Any]:
     modules: Counter[str] = Counter()
     dtypes: dict[str, Counter[str]] = {}
     layers: Counter[tuple] = Counter()
+    dropping: list[dict[str, Any]] = []
     for f in facts:
+        dropping.extend(f["active_dropout"][:10 - len(dropping)])
         ops.update(f["ops"])
         modules.update(f["modules"])
         for d, c in f["dtypes"].items():
@@ -106,7 +144,7 @@ def merge(facts: list[dict[str, Any]]) -> dict[str, Any]:
     return {"ops": dict(ops), "modules": dict(sorted(modules.items())),
             "layers": [{"kind": k, "type": t, "training": tr, "running_stats": rs, "count": n}
                        for (k, t, tr, rs), n in sorted(layers.items(), key=str)],
-            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}}
+            "dtypes": {d: dict(c.most_common()) for d, c in sorted(dtypes.items())}, "active_dropout": dropping}
 
 
 def _autocast() -> str | None:
@@ -172,6 +210,31 @@ def mode_layers(model: Any) -> tuple[list[Any], list[Any]]:
     return modal, norms
 
 
+def power_iterated(model: Any) -> list[tuple[str, Any, str]]:
+    """The model's layers whose state a training-mode forward builds: spectral norm's power-iteration
+    vector u, as (layer, holder, buffer name). The hook-based `spectral_norm` starts u random and only
+    updates it in training mode; `parametrizations.spectral_norm` iterates at construction. Either way
+    u's version counts its writes (a loaded checkpoint writes it too)."""
+    from torch.nn.utils.parametrizations import _SpectralNorm
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    found = []
+    for name, m in model.named_modules():
+        label = name or type(m).__name__
+        for hook in m._forward_pre_hooks.values():
+            if isinstance(hook, SpectralNorm):
+                found.append((f"{label}.{hook.name}", m, f"{hook.name}_u"))
+        for tensor, chain in (getattr(m, "parametrizations", None) or {}).items():
+            found.extend((f"{label}.{tensor}", param, "_u") for param in chain if isinstance(param, _SpectralNorm))
+    return found
+
+
+def unwritten(iterated: list[tuple[str, Any, str]]) -> list[str]:
+    """Of the power-iterated layers, those whose u was never written since it was drawn at random."""
+    return [label for label, holder, name in iterated
+            if isinstance(u := getattr(holder, name, None), torch.Tensor) and u._version == 0]
+
+
 def train_layers(modal: list[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for m in modal:
@@ -232,6 +295,8 @@ class GraphCapture:
         self._not_held: dict[str, int] = {}  # model -> objects known when no optimizer held its parameters
         self._parameters: dict[str, bool] = {}  # model -> has parameters (an EMA copy, a teacher) or not (a loss)
         self._layers: dict[str, tuple[list[Any], list[Any]]] = {}  # model -> (mode-dependent layers, running-stats norms)
+        self._iterated: dict[str, list[tuple[str, Any, str]]] = {}  # model -> its power-iterated layers
+        self._train_forwards: set[str] = set()  # models that ran a forward in training mode
         self._busy = False
         self._depth = 0  # watched forwards under way (a submodule's forward inside its model's is not another)
         self._called: set[str] = set()  # watched models whose forward ran
@@ -312,6 +377,15 @@ class GraphCapture:
             facts["through"] = self.through.get(id(model))
         if modal and not model.training:  # which layers a helper switched back to training mode
             facts["train_layers"] = train_layers(modal)
+        iterated = self._iterated.get(key)
+        if iterated is None:
+            iterated = self._iterated[key] = power_iterated(model)
+        if iterated:
+            facts["iterated_layers"] = len(iterated)
+            if model.training:
+                self._train_forwards.add(key)
+            elif key not in self._train_forwards:  # u never written: neither iterated nor loaded
+                facts["unbuilt"] = unwritten(iterated)[:10]
         if norms:
             facts["stats_before"] = stats_version(norms)
         event = self.rec.emit(ev.MODEL_FORWARD, key, **facts)
@@ -377,6 +451,7 @@ class GraphCapture:
         elif breaks:
             note = f"Dynamo split the forward into {len(graphs)} graphs (graph breaks)"
         self.rec.emit(ev.MODEL_GRAPH, key, site, phase=phase, source="fxcheck", autocast=autocast,
+                      training=bool(model.training),
                       graphs=len(graphs), breaks=breaks[:5], note=note, seconds=round(seconds, 3),
                       **(merge(graphs) if graphs else {}))
         return result

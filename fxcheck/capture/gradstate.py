@@ -152,14 +152,18 @@ class GradState:
 
         fresh: parameters whose gradients were produced since its previous step and not cleared since;
         stale: of those, gradients that began accumulating before the previous step;
-        cleared: parameters that got gradients this cycle but had them cleared afterwards.
+        cleared: parameters that got gradients this cycle but had them cleared afterwards;
+        frozen_updated: parameters with requires_grad off whose gradients an earlier step consumed.
         """
         prev = self.last_step.get(key, -2)
-        fresh = stale = cleared = trainable = 0
+        fresh = stale = cleared = trainable = frozen_updated = 0
         for p in self._refresh(key):
-            trainable += p.requires_grad
             rec = self._params[id(p)]
             last = rec[LAST]
+            if p.requires_grad:
+                trainable += 1
+            elif last != -3 and last <= prev:
+                frozen_updated += 1
             if last <= prev:
                 continue
             if rec[CLEARED] > last:
@@ -169,7 +173,7 @@ class GradState:
             if rec[FIRST] is not None and rec[FIRST] < prev:
                 stale += 1
         return {"fresh": fresh, "stale": stale, "cleared": cleared, "params": len(self._refresh(key)),
-                "trainable": trainable}
+                "trainable": trainable, "frozen_updated": frozen_updated}
 
 
 def _touch(rec: list, seq: int, touched: dict[str, int]) -> None:

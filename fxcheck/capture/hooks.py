@@ -212,6 +212,7 @@ class Hooks:
             via_scaler=self._scaler_stepping.get(id(opt)), closure=closure,
             fresh=facts["fresh"], stale=0 if closure else facts["stale"], cleared_before_step=facts["cleared"],
             params=facts["params"], trainable=facts["trainable"], state_edit=before.get("state_edit"),
+            **({"frozen_updated": facts["frozen_updated"]} if facts["frozen_updated"] else {}),
             **self._model_modes(key), **optimizer_state_facts(opt), **(self._rank_facts(opt, n) if due else {}),
         )
         self._stepped(key, event.seq)
@@ -588,7 +589,7 @@ class Hooks:
         def make_init(original: Any) -> Any:
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 original(self, *args, **kwargs)
-                tracker.created(self)
+                tracker.created(self, args, kwargs)
                 hooks.state.sampler_loader[id(self.sampler)] = hooks.rec.key_of(self)
 
             return __init__

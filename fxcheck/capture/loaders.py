@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler
 
 from fxcheck import events as ev
 from fxcheck.capture.consumer import stops_cleanly
@@ -25,6 +25,18 @@ from fxcheck.capture.modes import mode_facts, models_in, recorded_tensors, tenso
 from fxcheck.capture.state import accumulators_in, numeric_locals
 from fxcheck.events import Event
 from fxcheck.loop import EVAL, TRAIN
+
+
+def default_order(loader: DataLoader, args: tuple, kwargs: dict) -> bool:
+    """Was the loader built over a map-style dataset without shuffle, sampler or batch_sampler passed, so
+    that it visits the samples in index order (a SequentialSampler nobody asked for)?"""
+    given = {name for name, value in zip(_ORDER_ARGS, args[1:]) if value is not None}
+    given |= {name for name in _ORDER_ARGS[1:] if kwargs.get(name) is not None}
+    return not given & {"shuffle", "sampler", "batch_sampler"} and isinstance(loader.sampler, SequentialSampler) \
+        and not isinstance(loader.dataset, IterableDataset)
+
+
+_ORDER_ARGS = ("batch_size", "shuffle", "sampler", "batch_sampler")  # DataLoader's positions after the dataset
 
 
 @dataclass
@@ -90,12 +102,15 @@ class LoaderTracker:
     def _set_cut(self, p: _Pass, cut: int | None) -> None:
         p.cut = p.event.data["cut"] = cut
 
-    def created(self, loader: DataLoader) -> None:
+    def created(self, loader: DataLoader, args: tuple = (), kwargs: dict | None = None) -> None:
         shuffled = isinstance(getattr(loader, "sampler", None), RandomSampler) or bool(
             getattr(getattr(loader, "sampler", None), "shuffle", False)
         )
         first = not self._loaders
-        attrs = {"batch_size": loader.batch_size, "shuffle": shuffled, "drop_last": bool(loader.drop_last)}
+        attrs = {"batch_size": loader.batch_size, "shuffle": shuffled, "drop_last": bool(loader.drop_last),
+                 "sampler": type(loader.sampler).__name__, "dataset": type(loader.dataset).__name__}
+        if default_order(loader, args, kwargs or {}):
+            attrs["default_order"] = True
         try:
             attrs["length"] = _real_len(loader)
         except TypeError:

@@ -298,3 +298,111 @@ def normalization_inventory(g: nx.DiGraph, r: Rule) -> Check:
     if not parts:
         return r.result([], "no model graph captured (--no-graph, or no forward of a trained model seen)", applicable=False)
     return r.result([], "; ".join(parts), applicable=captured > 0)
+
+
+@rule(
+    id="FX306", name="dropout-active-in-eval", severity="error",
+    summary="an evaluation forward of a model in eval mode still runs dropout",
+    what="""
+Reads the TorchDynamo graph of the first evaluation forward of each trained model in eval mode and
+flags a dropout the graph runs although the model was put in eval mode: a functional dropout called
+with training=True inside a module (instead of `training=self.training`), or an attention kernel
+(`scaled_dot_product_attention`) given dropout_p > 0. Dropout layers (nn.Dropout and its kin) switch
+themselves off in eval mode; one switched back to training mode on purpose (MC dropout) is not
+flagged. Reported at the evaluation forward's line; without a graph of such a forward the rule says
+so.""",
+    why="""
+Evaluation then drops activations at random: validation loss and accuracy are noisy and lower than
+the model's, checkpoints are picked by noise, and predictions differ from run to run. `model.eval()`
+looks right and nothing fails. A transformers attention module that passed its dropout probability
+to the kernel regardless of `self.training` did exactly this.""",
+    example="""
+class Attention(nn.Module):
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=self.p)   # also in eval()""",
+    instead="""
+class Attention(nn.Module):
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=self.p if self.training else 0.0)""",
+    limits="""
+Read from the graph Dynamo captured of the first evaluation forward of each model: code Dynamo ran
+eagerly between graph breaks, later forwards that take another path, and a dropout probability that
+is a tensor are not seen. MC dropout written as `F.dropout(x, p, training=True)` on purpose is
+flagged; switch the Dropout modules to training mode instead.""",
+    hint="pass training=self.training to F.dropout, and dropout_p only when self.training",
+)
+def dropout_active_in_eval(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    read, untraced = [], []
+    for e in events(g, ev.MODEL_GRAPH):
+        d = e["data"]
+        if d.get("source") != "fxcheck" or d.get("phase") != "eval" or d.get("training") is not False:
+            continue
+        if not d.get("graphs"):
+            untraced.append(f"{e['obj']} at {where(e)}")
+            continue
+        read.append(e)
+        active = d.get("active_dropout") or []
+        if active:
+            shown = "; ".join(f"{a['op']}(p={a['p']:g}) " + (f"in {a['type']} `{a['path']}`" if a.get("path") else
+                                                             "in the model's own forward") for a in active[:3])
+            hits.add(f"the evaluation forward of {e['obj']} ran in eval mode and its graph still runs dropout: {shown}"
+                     f"{f' (+{len(active) - 3} more)' if len(active) > 3 else ''}", e)
+    found = hits.findings()
+    if not read:
+        why = (f"Dynamo could not trace the evaluation forward of {', '.join(untraced)}: dropout unknown" if untraced
+               else "no graph of an evaluation forward in eval mode (--no-graph, or no evaluation ran)")
+        return r.result([], why, applicable=False)
+    evidence = ("; ".join(f"{e['obj']} at {where(e)}: no dropout runs in its eval-mode graph" for e in read)
+                if not found else f"{len(found)} evaluation forward(s) run dropout in eval mode")
+    return r.result(found, evidence)
+
+
+@rule(
+    id="FX307", name="stateful-layer-evaluated-before-training", severity="warning",
+    summary="a layer whose state its first training-mode forward builds ran in an evaluation forward first",
+    what="""
+Finds the layers of each trained model whose state a training-mode forward builds: spectral norm's
+power-iteration vector u (the hook-based `torch.nn.utils.spectral_norm`). An evaluation forward in
+eval mode, before any training-mode forward of the model, that runs such a layer whose u was never
+written (neither iterated nor loaded from a checkpoint) is flagged at that forward's line.""",
+    why="""
+`spectral_norm` starts u and v at random and refines them only in training mode; in eval mode it
+divides the weight by a sigma estimated from random vectors. A baseline or sanity-check evaluation
+before training then reports a loss that can be orders of magnitude off (830654 instead of 3.18 in
+one report), and early stopping or checkpoint selection that starts from it is misled.""",
+    example="""
+model = Net()                                     # uses nn.utils.spectral_norm(nn.Linear(...))
+print("baseline", evaluate(model, val_loader))    # u never iterated
+train(model, train_loader)""",
+    instead="""
+model = Net()                                     # nn.utils.parametrizations.spectral_norm
+print("baseline", evaluate(model, val_loader))    # iterated at construction""",
+    limits="""
+Only spectral norm is known to build its state this way; the parametrization API
+(`torch.nn.utils.parametrizations.spectral_norm`) iterates at construction and passes. A model
+evaluated before its optimizer exists is not followed.""",
+    hint="use torch.nn.utils.parametrizations.spectral_norm, or evaluate after a training-mode forward",
+)
+def stateful_layer_evaluated_before_training(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    models, evaluated = set(), 0
+    for e in events(g, ev.MODEL_FORWARD):
+        d = e["data"]
+        if not d.get("iterated_layers"):
+            continue
+        models.add(e["obj"])
+        if d.get("training"):
+            continue
+        evaluated += 1
+        if d.get("unbuilt"):
+            layers = ", ".join(f"`{n}`" for n in d["unbuilt"][:3])
+            hits.add(f"{e['obj']} ran an eval-mode forward before any training-mode forward, with spectral norm "
+                     f"vectors never iterated in {layers}: its weights are divided by a sigma from random vectors", e)
+    found = hits.findings()
+    if not evaluated:
+        return r.result([], "no eval-mode forward of a model with spectral norm" if models else
+                        "no model with spectral norm (power-iterated layers) ran", applicable=False)
+    evidence = (f"{evaluated} eval-mode forward(s) of {', '.join(sorted(models))}: spectral norm vectors already "
+                "iterated or loaded" if not found else f"{len(found)} evaluation(s) before training")
+    return r.result(found, evidence)

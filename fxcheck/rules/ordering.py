@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import Cycle, cycles, enabled_scalers, events, involves, stepped_optimizers, training_passes, where
+from fxcheck.graph import Cycle, cycles, enabled_scalers, events, involves, stepped_optimizers, training_passes, unfed_optimizers, where
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
 
@@ -142,7 +142,8 @@ Gradients computed with `torch.autograd.grad` and never written to `.grad` count
 Steps of an optimizer whose parameters are all frozen are not judged (nothing could reach them), and
 a run without such a step is n/a, not a pass. When a backward wrote gradients to parameters no
 optimizer holds, steps of an optimizer that never got a gradient are left to FX205. A step whose
-gradients were all cleared after the backward is FX103's finding, not this one's.""",
+gradients were all cleared after the backward is FX103's finding, not this one's. An optimizer
+that never got a gradient while backward passes ran is FX208's.""",
     hint="call loss.backward() before optimizer.step() in every cycle",
 )
 def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
@@ -152,7 +153,9 @@ def step_without_backward(g: nx.DiGraph, r: Rule) -> Check:
     # its model was replaced after it was built, which FX205 reports
     orphaned = any(e["data"].get("orphans") for e in events(g, ev.BACKWARD))
     never_fed = {s["obj"] for s in steps} - {s["obj"] for s in steps if s["data"].get("fresh")}
-    judged = [s for s in steps if s["data"].get("trainable", 1) and not (orphaned and s["obj"] in never_fed)]
+    unfed = unfed_optimizers(g)  # never a gradient in the whole run: FX208 reports the optimizer once
+    judged = [s for s in steps if s["data"].get("trainable", 1) and not (orphaned and s["obj"] in never_fed)
+              and s["obj"] not in unfed]
     for s in judged:  # not: every parameter frozen (nothing could get gradients), or FX205's case
         d = s["data"]
         if not d.get("fresh") and not d.get("cleared_before_step"):

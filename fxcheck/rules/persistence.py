@@ -9,8 +9,8 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import enabled_scalers, events, objects, where
-from fxcheck.rules import Check, Occurrences, Rule, rule
+from fxcheck.graph import enabled_scalers, events, objects, training_passes, unfed_optimizers, where
+from fxcheck.rules import Check, Occurrences, Rule, rule, when
 
 
 def _created(g: nx.DiGraph, key: str) -> dict[str, Any] | None:
@@ -425,3 +425,183 @@ def accumulator_not_reset(g: nx.DiGraph, r: Rule) -> Check:
                 else f"{len(found)} accumulator(s) carried across epochs")
     return r.result(found, evidence if watched else "no running accumulator seen over two passes",
                     applicable=bool(watched))
+
+
+def _updated(step: dict[str, Any]) -> bool:
+    """Did this step have gradients to apply (fresh ones, or ones a clearing threw away before it)?"""
+    return bool(step["data"].get("fresh") or step["data"].get("cleared_before_step"))
+
+
+@rule(
+    id="FX208", name="optimizer-updates-nothing", severity="error",
+    summary="an optimizer stepped repeatedly and none of its parameters ever had a gradient",
+    what="""
+Reads, at every optimizer step, how many of the optimizer's parameters have requires_grad and how
+many received a gradient since its previous step. An optimizer that stepped at least twice without
+any of its parameters ever getting a gradient is flagged at its step() line, with the cause the
+state shows: every parameter frozen (requires_grad=False), or trainable parameters that no backward
+reached (detached from the loss, or replaced after the optimizer was built).""",
+    why="""
+`step()` skips parameters without a gradient, so nothing is updated and nothing fails: the loss
+curve still moves (BatchNorm statistics, dropout noise, a learning-rate schedule) and the run looks
+like training. A fine-tune with the head frozen by mistake, or an optimizer built over a module that
+was then replaced, trains nothing for as long as it runs.""",
+    example="""
+for p in model.parameters():
+    p.requires_grad = False
+model.fc.requires_grad_(False)                     # meant: True
+optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+for x, y in loader:
+    ...
+    optimizer.step()                               # updates nothing""",
+    instead="""
+for p in model.parameters():
+    p.requires_grad = False
+model.fc.requires_grad_(True)
+optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)""",
+    limits="""
+An optimizer over frozen parameters that is meant to start only later (a staged schedule whose
+second optimizer steps before its parameters are unfrozen) is not judged when fxcheck cut the run
+while another optimizer trained: the rest of the run may have unfrozen them. A run without any
+backward is missing its backward (FX102). Parameters changed by hand are not seen.""",
+    hint="give the optimizer the parameters that train (requires_grad=True, the modules the forward uses)",
+)
+def optimizer_updates_nothing(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    steps = _steps_by_optimizer(g)
+    unfed = unfed_optimizers(g)
+    training = [key for key, ss in steps.items() if any(map(_updated, ss))]
+    whole = g.graph["meta"].get("status") == "completed"
+    waiting = []
+    for key, ss in unfed.items():
+        last = ss[-1]["data"]
+        params, trainable = last.get("params") or 0, last.get("trainable") or 0
+        if not trainable and training and not whole:
+            waiting.append(key)  # frozen: the cut may have come before they were unfrozen
+            continue
+        cause = (f"all {params} of its parameters have requires_grad=False (frozen)" if not trainable else
+                 f"{trainable} of its {params} parameters are trainable but no backward reached them (detached "
+                 "from the loss, or not the parameters the model uses: replaced after the optimizer was built)")
+        hits.add(f"{key} stepped {len(ss)} times and none of its parameters ever had a gradient: {cause}; "
+                 "every step() updated nothing", ss[0])
+    found = hits.findings()
+    judged = len(training) + len(unfed) - len(waiting)
+    evidence = (f"{len(training)} optimizer(s) applied gradients to their parameters" if not found
+                else f"{len(found)} optimizer(s) updated nothing") if judged else "no optimizer stepped with gradients"
+    if waiting:
+        evidence += (f"; not judged: {', '.join(waiting)} (all frozen when fxcheck cut the run while another "
+                     "optimizer trained)")
+    return r.result(found, evidence, applicable=judged > 0)
+
+
+@rule(
+    id="FX209", name="frozen-after-training", severity="warning",
+    summary="parameters that optimizer steps had updated were frozen later in the run",
+    what="""
+Reads, at every optimizer step, how many of its parameters have requires_grad turned off although an
+earlier step had applied a gradient to them. Parameters frozen after training began that stay frozen
+to the last observed step are flagged at the step() line of the optimizer that had been updating
+them, with when the freeze was first seen. Parameters frozen from the start, and parameters that are
+unfrozen later (gradual unfreezing, `add_param_group`), are not flagged.""",
+    why="""
+A freeze meant from the start but applied late (inside `model.train()`, at the first epoch boundary,
+after the optimizer's first steps) trains the part that should have stayed fixed: a pretrained
+backbone drifts during the first epoch, and what the rest of the run fine-tunes is no longer the
+model the experiment describes.""",
+    example="""
+class Net(nn.Module):
+    def train(self, mode=True):
+        super().train(mode)
+        if self.epochs_seen > 0:                       # frozen only from the second epoch
+            self.backbone.requires_grad_(False)""",
+    instead="""
+model.backbone.requires_grad_(False)                  # before the first optimizer step
+optimizer = torch.optim.AdamW(p for p in model.parameters() if p.requires_grad)""",
+    limits="""
+A deliberate progressive freezing schedule (layers frozen one after another as training goes on)
+looks the same and is flagged. Parameters frozen and unfrozen again within the run are taken as a
+deliberate alternation and are not.""",
+    hint="freeze before the first optimizer step, or leave the parameters trainable",
+)
+def frozen_after_training(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    steps = _steps_by_optimizer(g)
+    judged = toggled = 0
+    for key, ss in steps.items():
+        if len(ss) < 2:
+            continue
+        judged += 1
+        frozen = [s for s in ss if s["data"].get("frozen_updated")]
+        if not frozen:
+            continue
+        if not ss[-1]["data"].get("frozen_updated"):
+            toggled += 1  # unfrozen again before the run ended
+            continue
+        first = frozen[0]
+        hits.add(f"{first['data']['frozen_updated']} parameter(s) of {key} that earlier steps had updated have "
+                 f"requires_grad turned off from step {first['step']} ({when(first['epoch'], first['step'])}) to the "
+                 f"last observed step: a freeze applied after training began", first)
+    found = hits.findings()
+    evidence = (f"{judged} optimizer(s): no parameter an earlier step had updated was frozen later" if not found
+                else f"{len(found)} optimizer(s) had parameters frozen after training began")
+    if toggled and not found:
+        evidence += f" for the rest of the run ({toggled} frozen for a while and unfrozen again)"
+    return r.result(found, evidence if judged else "no optimizer stepped twice", applicable=judged > 0)
+
+
+def _origin(key: str, sources: dict[str, str], known: dict[str, Any]) -> str:
+    """The script's own loader a framework built this one from (Accelerate's prepare), or itself."""
+    seen = {key}
+    while sources.get(key) in known and sources[key] not in seen:
+        key = sources[key]
+        seen.add(key)
+    return key
+
+
+@rule(
+    id="FX210", name="training-loader-not-shuffled", severity="warning",
+    summary="the loader whose batches train a model never shuffles",
+    what="""
+Records how each DataLoader was built. A loader whose batches train a model, built over a map-style
+dataset with none of shuffle, sampler or batch_sampler given (so DataLoader chose a
+SequentialSampler), is flagged at the loop that trains on it: every epoch visits the samples in
+index order. A loader a framework rebuilt from the script's (Accelerate's prepare) is judged by the
+script's own.""",
+    why="""
+SGD assumes batches drawn at random. In index order, a dataset stored class by class (or by source,
+length, date) feeds long runs of one kind of sample: the loss oscillates, BatchNorm statistics follow
+the current class, and the model ends biased towards the last classes it saw. Nothing fails; the
+final accuracy is just lower. pytorch/examples' MNIST passed shuffle=True only on an accelerator, so
+its CPU runs never shuffled.""",
+    example="""
+train_kwargs = {"batch_size": 64}
+if use_cuda:
+    train_kwargs.update({"shuffle": True})      # on CPU: never shuffled
+loader = DataLoader(train_set, **train_kwargs)""",
+    instead="""
+loader = DataLoader(train_set, batch_size=64, shuffle=True)""",
+    limits="""
+Data kept in order on purpose (a time series, truncated BPTT over a stream) says so by passing
+shuffle=False or an explicit sampler, and is not flagged; an IterableDataset orders itself and is not
+judged. A dataset shuffled once before training (a random_split, a permuted tensor) still repeats one
+order every epoch and is flagged.""",
+    hint="pass shuffle=True to the training DataLoader (or shuffle=False if the order is deliberate)",
+)
+def training_loader_not_shuffled(g: nx.DiGraph, r: Rule) -> Check:
+    hits = Occurrences(r)
+    loaders = {o["key"]: o for o in objects(g, ev.LOADER)}
+    sources = {e["obj"]: e["data"].get("source") for e in events(g, ev.LOADER_DERIVED)}
+    trained: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in training_passes(g):
+        trained[_origin(p["obj"], sources, loaders)].append(p)
+    for key, passes in trained.items():
+        attrs = loaders[key]["attrs"] if key in loaders else {}
+        if attrs.get("default_order"):
+            o = loaders[key]
+            hits.add(f"the training loader built at {where(o)} over a {attrs.get('dataset')} was given no shuffle, "
+                     f"sampler or batch_sampler, so it uses a {attrs.get('sampler')}: its {len(passes)} training "
+                     "pass(es) visited the samples in index order, the same order every epoch", passes[0])
+    found = hits.findings()
+    orders = ", ".join(f"{k} ({loaders[k]['attrs'].get('sampler', '?')})" for k in trained if k in loaders)
+    evidence = f"training loaders: {orders}" if not found else f"{len(found)} training loader(s) never shuffle"
+    return r.result(found, evidence if trained else "no DataLoader pass trained", applicable=bool(trained))

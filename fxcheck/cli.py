@@ -3,20 +3,24 @@
 Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script,
 syntax error, bad option, unreadable trace); 3 the script raised before the run was complete
 (its traceback is shown and the partial report and trace are still written); 4 nothing to check:
-the run observed no optimizer step, so no rule could judge anything. `diff` exits 1 when a rule's
-verdict differs between the two traces.
+the run observed no optimizer step, so no rule could judge anything; 5 the --timeout stopped the run
+(and there is no error finding); 130 / 143 SIGINT / SIGTERM stopped it (report and trace still
+written). `diff` exits 1 when a rule's verdict differs between the two traces.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from fxcheck import __version__, distributed, graph, rules
@@ -25,7 +29,7 @@ from fxcheck.report import Report, console as console_report, json_report, sarif
 if TYPE_CHECKING:
     import networkx as nx
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
 app = typer.Typer(
     name="fxcheck",
@@ -35,12 +39,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+def _width(stream: object) -> int | None:
+    """Piped output (CI logs) is not wrapped at 80 columns: wide enough that no `file:line` breaks."""
+    try:
+        terminal = stream.isatty()  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        terminal = False
+    return None if terminal or os.environ.get("COLUMNS") else 240
+
+
+out = Console(highlight=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]fxcheck: error:[/] {message}")
+    err.print(f"[bold red]fxcheck: error:[/] {escape(message)}", soft_wrap=True)  # one line, whatever its length
     return typer.Exit(code)
 
 
@@ -150,9 +163,54 @@ def _progress_line(script: str, quiet: bool):
                         color=err.color_system is not None and not err.no_color)
 
 
-def _writable(path: Optional[Path], option: str) -> None:
-    if path is not None and not path.parent.exists():
-        raise _fail(f"{option}: folder does not exist: {path.parent}")
+def _ours(path: Path) -> bool:
+    """Is this existing file one fxcheck may replace: empty, or a report, SARIF log or trace it wrote?"""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return not head.strip() or any(mark in head for mark in (b'"fxcheck":', b'"fxcheck-trace"', b"sarif-2.1.0",
+                                                             b"<title>fxcheck timeline"))
+
+
+def _problem(target: Path, inputs: list[Path]) -> str | None:
+    if target.is_dir():
+        return "is a folder"
+    if target in inputs:
+        return "is an input of this command; not overwriting it"
+    if target.exists() and not _ours(target):
+        return "exists and is not a file fxcheck wrote; not overwriting it"
+    parent = target.parent
+    if not parent.exists():
+        return f"folder does not exist: {parent}"
+    if not parent.is_dir():
+        return f"not a folder: {parent}"
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        return f"cannot write in {parent} ({exc.strerror or exc})"
+    return None
+
+
+def _outputs(inputs: list[str], **options: Optional[Path]) -> dict[str, Optional[Path]]:
+    """Every output path resolved against the directory fxcheck starts in (a script that changes directory
+    does not move them) and checked before anything runs: exit 2 with one line otherwise."""
+    sources = [Path(p).resolve() for p in inputs]
+    resolved: dict[str, Optional[Path]] = {}
+    for name, path in options.items():
+        if path is None:
+            resolved[name] = None
+            continue
+        flag = "--" + name.replace("_", "-")
+        target = Path(os.path.abspath(path.expanduser()))
+        problem = _problem(target, sources)
+        if problem is None and target in resolved.values():
+            problem = "is also another output of this command"
+        if problem:
+            raise _fail(f"{flag} {path}: {problem}")
+        resolved[name] = target
+    return resolved
 
 
 @app.command()
@@ -167,31 +225,41 @@ def trace(
     sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     save: Annotated[Optional[Path], typer.Option(help="Save the trace (JSON) for `fxcheck check`.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
+    timeout: Annotated[Optional[float], typer.Option(
+        min=0.001, metavar="SECONDS", help="Stop the script after this much wall-clock time and report what was "
+                                           "observed (exit 5 unless there are error findings).")] = None,
     nproc_per_node: Annotated[Optional[int], typer.Option(
         "--nproc-per-node", min=1, help="Start N ranks on this machine through torch.distributed.run (as torchrun "
                                         "does) and trace every one.")] = None,
 ) -> None:
     """Run SCRIPT under capture for a few steps and epochs, then check the rules."""
+    outputs = _outputs([script], json=json_path, sarif=sarif_path, save=save)
+    json_path, sarif_path, save = outputs["json"], outputs["sarif"], outputs["save"]
     from fxcheck import runner  # imports torch: keep `fxcheck rules` and `--help` fast
     from fxcheck.capture import Limits
 
-    _writable(json_path, "--json")
-    _writable(save, "--save")
-    _writable(sarif_path, "--sarif")
     if nproc_per_node is not None and nproc_per_node > 1:
         try:
             runner.compile_script(script)  # bad input is told once, here, not by every rank
         except runner.BadInput as exc:
             raise _fail(str(exc)) from None
         options = [f"--steps={steps}", f"--epochs={epochs}", f"--val-steps={val_steps}", *(["--no-graph"] * no_graph),
-                   *(["-q"] * quiet)]
+                   *(["-q"] * quiet), *([f"--timeout={timeout}"] if timeout is not None else [])]
         for flag, path in (("--json", json_path), ("--sarif", sarif_path), ("--save", save)):
             if path is not None:
-                options.append(f"{flag}={path.resolve()}")
+                options.append(f"{flag}={path}")
         raise typer.Exit(distributed.launch(nproc_per_node, script, options, list(script_args or [])))
     progress = _progress_line(script, quiet)
 
     def report(outcome: "runner.RunOutcome") -> int:
+        code = judge(outcome)
+        if outcome.signal is not None:
+            return 128 + outcome.signal  # as a shell reports a process a signal ended: 130, 143
+        if outcome.timed_out and code in (EXIT_OK, EXIT_NOTHING):
+            return EXIT_TIMEOUT
+        return code
+
+    def judge(outcome: "runner.RunOutcome") -> int:
         if progress is not None:
             progress.close()
         sys.stdout.flush()
@@ -213,7 +281,7 @@ def trace(
     try:
         limits = Limits(steps, epochs, val_steps, graph=not no_graph, rank=distributed.current() is not None)
         outcome = runner.run(script, list(script_args or []), limits,
-                             on_start=progress.watch if progress else None, on_hard_exit=report)
+                             on_start=progress.watch if progress else None, on_hard_exit=report, timeout=timeout)
     except runner.BadInput as exc:
         if progress is not None:
             progress.close()
@@ -249,8 +317,8 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
 ) -> None:
     """Re-run the rules on a saved trace (no code is executed)."""
-    _writable(json_path, "--json")
-    _writable(sarif_path, "--sarif")
+    outputs = _outputs([str(trace_file)], json=json_path, sarif=sarif_path)
+    json_path, sarif_path = outputs["json"], outputs["sarif"]
     try:
         saved = graph.load(trace_file)
     except graph.TraceFormatError as exc:
@@ -289,7 +357,7 @@ def show(
     the GradScaler's scale factor and skipped steps."""
     from fxcheck.report import html, timeline
 
-    _writable(html_path, "--html")
+    html_path = _outputs([str(trace_file)], html=html_path)["html"]
     g = _rank_graph(trace_file, rank)
     tl = timeline.build(g, rules.run_all(g))
     if cycle is not None and not 1 <= cycle <= tl.count:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import importlib
 import importlib.machinery
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 import types
@@ -29,6 +32,68 @@ class BadInput(Exception):
     """The script can't be run at all (missing, not Python, syntax error): exit code 2."""
 
 
+class Stopped(BaseException):
+    """SIGINT, SIGTERM or the --timeout stopped the script: raised where its main thread was."""
+
+    def __init__(self, signum: int, timed_out: bool) -> None:
+        super().__init__(signum)
+        self.signum, self.timed_out = signum, timed_out
+
+
+class Stops:
+    """SIGINT and SIGTERM stop the script where it is, so that what was observed is still reported; once
+    one came, another ends the process at once. The --timeout stops it the same way. Processes the script
+    forks (DataLoader workers, ranks) keep the default action; a handler the script installs replaces these."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, timeout: float | None, real_exit: Callable[[int], None]) -> None:
+        self.timeout, self.real_exit = timeout, real_exit
+        self.signum: int | None = None
+        self.timed_out = False
+        self._pid = os.getpid()
+        self._previous: dict[int, object] = {}
+        self._timer: threading.Timer | None = None
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread (fxcheck run from a thread: none)
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        if self.timeout is not None:
+            self._timer = threading.Timer(self.timeout, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        self.timed_out = True
+        _thread.interrupt_main(signal.SIGTERM)  # the handler runs in the main thread, where the script is
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if os.getpid() != self._pid:  # a forked child: the action it would have had
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if self.signum is not None:
+            self.real_exit(128 + signum)
+        self.signum = signum
+        raise Stopped(signum, self.timed_out)
+
+    def script_ended(self) -> None:
+        """The script is over: the timer stops; a run a signal stopped keeps the handler until the report is
+        written (a second signal ends it at once), any other gets the handlers it had back."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.signum is None or self.timed_out:
+            self.uninstall()
+
+    def uninstall(self) -> None:
+        for signum, previous in self._previous.items():
+            if signal.getsignal(signum) == self._handle:
+                signal.signal(signum, previous)
+        self._previous.clear()
+
+
 @dataclass
 class RunOutcome:
     trace: Trace
@@ -37,6 +102,8 @@ class RunOutcome:
     user_traceback: str | None  # the user's exception, as Python would print it
     seconds: float
     ranks: dict[int, str | None] | None = None  # traces of the ranks the script spawned (None: never handed over)
+    signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM)
+    timed_out: bool = False  # the --timeout stopped it
 
 
 def compile_script(path: str) -> types.CodeType:
@@ -61,7 +128,7 @@ def compile_script(path: str) -> types.CodeType:
 
 def run(path: str, args: list[str], limits: Limits,
         on_start: Callable[[Recorder], None] | None = None,
-        on_hard_exit: Callable[[RunOutcome], int] | None = None) -> RunOutcome:
+        on_hard_exit: Callable[[RunOutcome], int] | None = None, timeout: float | None = None) -> RunOutcome:
     """Run the script under capture. Raises BadInput before anything of the script ran.
 
     ``on_start`` is given the recorder just before the script starts (a progress display reads it).
@@ -108,18 +175,26 @@ def run(path: str, args: list[str], limits: Limits,
         real_exit(exit_code)
 
     os._exit = hard_exit
+    stops = Stops(timeout, real_exit)
     ranks = Following([script_dir, os.getcwd()], limits, path, args, capture)
     ranks.install()
+    stops.install()
     capture.start()
     try:
         try:
             exec(code, module.__dict__)
         finally:
             capture.stop()
+            stops.script_ended()
             ranks.uninstall()
             os._exit = real_exit
     except StopRun:
         pass
+    except Stopped as exc:
+        if exc.timed_out:
+            status, reason = "stopped", f"fxcheck stopped the run: the --timeout of {timeout:g} s ran out"
+        else:
+            status, reason = "interrupted", f"the run was stopped by {signal.Signals(exc.signum).name}"
     except SystemExit as exc:
         if exc.code not in (None, 0):
             status, reason = "crashed", f"the script exited with status {exc.code}"
@@ -134,6 +209,8 @@ def run(path: str, args: list[str], limits: Limits,
             sys.modules["__main__"] = main
     outcome = _outcome(path, args, limits, capture, cwd, status, reason, user_tb, time.perf_counter() - started)
     outcome.ranks = ranks.gather()  # the ranks the script started, if it did: they are the run
+    outcome.timed_out = stops.timed_out
+    outcome.signal = None if stops.timed_out else stops.signum
     return outcome
 
 

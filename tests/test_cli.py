@@ -99,3 +99,82 @@ def test_script_arguments_after_double_dash(tmp_path, trace_cli):
     run = trace_cli(SCRIPTS / "semantics.py", "--", str(out), "--flag", "x")
     assert run.code == 4, run.stderr  # it never trains: nothing to check
     assert json.loads(out.read_text())["argv"] == [str(out), "--flag", "x"]
+
+
+def test_outputs_are_checked_before_the_script_runs_and_nothing_of_the_users_is_overwritten(tmp_path, forked_cli):
+    """--json/--sarif/--save that cannot be written, that would replace the script or a file fxcheck did not
+    write, or that name one file twice: exit 2 with one line, and the script never ran."""
+    script = tmp_path / "train.py"
+    source = "open('ran', 'w').write('yes')\n"
+    script.write_text(source)
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    (tmp_path / "a_file").write_text("x")
+    cases = {
+        ("--save", str(script)): "is an input of this command",
+        ("--json", str(notes)): "is not a file fxcheck wrote",
+        ("--json", str(tmp_path)): "is a folder",
+        ("--sarif", str(tmp_path / "a_file" / "out.sarif")): "not a folder",
+        ("--json", str(tmp_path / "missing" / "r.json")): "folder does not exist",
+        ("--save", "/proc/fxcheck-trace.json"): "cannot write in /proc",
+        ("--json", str(tmp_path / "r.json"), "--save", str(tmp_path / "r.json")): "is also another output",
+    }
+    for args, message in cases.items():
+        proc = forked_cli("trace", str(script), *args, cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "ran").exists() and script.read_text() == source and notes.read_text() == '{"mine": true}'
+    check = forked_cli("check", str(notes), "--json", str(notes))
+    assert check.returncode == 2 and "is an input of this command" in check.stderr
+
+
+def test_relative_outputs_stay_where_fxcheck_started_when_the_script_changes_directory(tmp_path, forked_cli):
+    """A script that calls os.chdir still gets --json/--save next to where fxcheck was started; a report
+    fxcheck wrote before is replaced."""
+    (tmp_path / "elsewhere").mkdir()
+    script = tmp_path / "train.py"
+    script.write_text((SCRIPTS / "crash.py").read_text().replace(
+        "def main():\n", "def main():\n    import os\n    os.chdir('elsewhere')\n").replace("epoch == 1 and i == 3", "False"))
+    (tmp_path / "r.json").write_text('{\n  "fxcheck": "0.0.1"\n}\n')  # an earlier report
+    proc = forked_cli("trace", str(script), "--json", "r.json", "--save", "t.json", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["run"]["status"] == "stopped"
+    assert (tmp_path / "t.json").exists() and not list((tmp_path / "elsewhere").iterdir())
+
+
+def _stopped(tmp_path, *args: str, signum=None):
+    """Trace tests/scripts/endless.py and, once it trains, send it a signal; its exit code and report."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    report, saved = tmp_path / "r.json", tmp_path / "t.json"
+    proc = subprocess.Popen([sys.executable, "-m", "fxcheck", "trace", str(SCRIPTS / "endless.py"), "--json",
+                             str(report), "--save", str(saved), "-q", *args], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, NO_COLOR="1"))
+    if signum is not None:
+        assert proc.stdout.readline().strip() in ("training", "inferring")
+        proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert report.exists() and saved.exists(), stderr
+    return proc.returncode, json.loads(report.read_text()), saved, stderr
+
+
+def test_sigterm_and_sigint_stop_the_run_with_its_report_and_trace(tmp_path):
+    import signal
+
+    for signum, code, name in ((signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")):
+        returncode, report, saved, stderr = _stopped(tmp_path, "--steps", "100000", signum=signum)
+        assert returncode == code and "Traceback" not in stderr, stderr
+        assert report["run"]["status"] == "interrupted" and name in report["run"]["reason"]
+        assert report["observed"]["optimizer_steps"] >= 1
+        again = fxcheck("check", str(saved), "-q")
+        assert again.returncode == 0, again.stderr  # the saved trace of what was observed reads back
+
+
+def test_timeout_stops_a_run_that_never_ends(tmp_path):
+    """An inference loop that never ends: the --timeout stops it, the report says so, exit 5."""
+    returncode, report, _, stderr = _stopped(tmp_path, "--timeout", "3", "--", "--infer")
+    assert returncode == 5, stderr
+    assert report["run"]["status"] == "stopped" and "--timeout of 3 s" in report["run"]["reason"]

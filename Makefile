@@ -18,7 +18,9 @@ $(BIN)/fxcheck: pyproject.toml
 install: $(BIN)/fxcheck
 
 demo: install
-	-$(BIN)/fxcheck trace samples/fx104_clip_scaled_gradients.py --steps 6
+	@# the first sample has a deliberate bug: its exit code 1 (an error finding) is what the demo expects
+	@$(BIN)/fxcheck trace samples/fx104_clip_scaled_gradients.py --steps 6; code=$$?; \
+	  echo "demo: exit code $$code (1 expected: the sample's deliberate FX104 bug was found)"; test $$code -eq 1
 	$(BIN)/fxcheck trace samples/clean_amp_accumulation.py --steps 8
 
 test: install

@@ -90,6 +90,8 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceFormatError(f"{path} is not an fxcheck trace (not JSON: {exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # a number too long to read, nesting too deep for the parser
+        raise TraceFormatError(f"{path} is not an fxcheck trace ({type(exc).__name__}: {str(exc)[:80]})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise TraceFormatError(f"{path} is not an fxcheck trace (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
@@ -103,10 +105,68 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
             ranks = doc["ranks"]
             if not isinstance(ranks, list) or not ranks:
                 raise ValueError("\"ranks\" is not a list of ranks")
+            for i, r in enumerate(ranks):
+                _check(r, {"rank": int}, f"ranks[{i}]")
+                if "missing" not in r:
+                    _check_body(r, f"ranks[{i}]")
             return Ranked({int(r["rank"]): None if "missing" in r else _trace(r) for r in ranks})
+        _check_body(doc, "")
         return _trace(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise TraceFormatError(f"{path} is a damaged fxcheck trace ({type(exc).__name__}: {exc})") from None
+        raise TraceFormatError(f"{path} is a damaged fxcheck trace ({exc})") from None
+
+
+# What a trace holds, field by field: anything else is a damaged trace, told in one line.
+_EVENT = {"seq": int, "kind": str, "obj": (str, type(None)), "file": (str, type(None)), "line": (int, type(None)),
+          "function": (str, type(None)), "data": (dict, type(None))}
+_OBJECT = {"key": str, "type": str, "cls": str, "file": (str, type(None)), "line": (int, type(None)),
+           "function": (str, type(None)), "attrs": (dict, type(None))}
+_DEPTH, _NUMBER = 24, 10**15  # nesting and magnitude no trace fxcheck writes comes near
+
+
+def _check(value: Any, fields: dict[str, Any], where_: str) -> None:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where_} is a {type(value).__name__}, not an object")
+    for name, types in fields.items():
+        if name in value or types is int or types is str:
+            v = value.get(name)
+            if not isinstance(v, types) or isinstance(v, bool) or (isinstance(v, int) and abs(v) > _NUMBER):
+                raise TypeError(f"{where_}.{name} is {_shown(v)}")
+
+
+def _shown(v: Any) -> str:
+    text = json.dumps(v)[:40] if isinstance(v, (str, int, float, bool, type(None))) else type(v).__name__
+    return "missing" if v is None else text
+
+
+def _check_body(doc: dict[str, Any], prefix: str) -> None:
+    for name, kind in (("meta", dict), ("objects", list), ("events", list)):
+        if doc.get(name) is not None and not isinstance(doc[name], kind):
+            raise TypeError(f"{prefix}{'.' if prefix else ''}{name} is a {type(doc[name]).__name__}, not a "
+                            f"{kind.__name__}")
+    for i, o in enumerate(doc.get("objects") or []):
+        _check(o, _OBJECT, f"{prefix}objects[{i}]")
+    seqs = set()
+    for i, e in enumerate(doc.get("events") or []):
+        _check(e, _EVENT, f"{prefix}events[{i}]")
+        if e["seq"] < 0 or e["seq"] in seqs:
+            raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is negative or repeated")
+        seqs.add(e["seq"])
+        _check_values(e.get("data"), f"{prefix}events[{i}].data", 0)
+    _check_values(doc.get("meta"), f"{prefix}meta", 0)
+
+
+def _check_values(value: Any, where_: str, depth: int) -> None:
+    if depth > _DEPTH:
+        raise ValueError(f"{where_} is nested more than {_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_values(v, f"{where_}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_values(v, f"{where_}[{i}]", depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _NUMBER:
+        raise ValueError(f"{where_} is a number of {len(str(abs(value)))} digits")
 
 
 def _trace(doc: dict[str, Any]) -> Trace:

@@ -1,0 +1,96 @@
+"""Damaged traces: `check`, `show` and `diff` of a real trace mutated at random (hypothesis) exit 2 with one
+line or give a clean result; never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from typer.testing import CliRunner
+
+from conftest import SAMPLES
+from fxcheck import cli
+
+pytestmark = pytest.mark.xdist_group("fuzz")  # one worker traces the sample once
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory, forked_cli):
+    """The trace of an AMP sample with a finding: every kind of event the capture writes most often."""
+    path = tmp_path_factory.mktemp("fuzz") / "trace.json"
+    proc = forked_cli("trace", str(SAMPLES / "fx104_clip_scaled_gradients.py"), "--steps", "4", "--save", str(path), "-q")
+    assert path.exists(), proc.stderr
+    return json.loads(path.read_text())
+
+
+def _paths(value, prefix=(), depth=0):
+    """Every place in the document a mutation can land on (down to four levels)."""
+    yield prefix
+    if depth < 4:
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for k, v in list(items)[:40]:
+            yield from _paths(v, (*prefix, k), depth + 1)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**20, max_value=10**40) | st.floats()
+    | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _mutated(doc, where, value, delete):
+    doc = json.loads(json.dumps(doc))
+    if not where:
+        return value
+    parent = doc
+    for k in where[:-1]:
+        parent = parent[k]
+    if delete:
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = value
+    return doc
+
+
+def _judge(tmp_path, text, *commands):
+    path = tmp_path / "damaged.json"
+    path.write_text(text)
+    runner = CliRunner()
+    for args in commands:
+        result = runner.invoke(cli.app, [a if a != "T" else str(path) for a in args])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+        assert result.exit_code in (0, 1, 2, 3, 4), (args, result.exit_code, result.output)
+        assert "Traceback" not in result.output, result.output
+        if result.exit_code == 2:
+            assert "fxcheck: error:" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), value=JSON, delete=st.booleans())
+def test_mutated_traces_give_exit_2_or_a_result_never_a_traceback(real, tmp_path_factory, data, value, delete):
+    places = list(_paths(real))
+    where = data.draw(st.sampled_from(places))
+    doc = _mutated(real, where, value, delete and bool(where))
+    _judge(tmp_path_factory.mktemp("m"), json.dumps(doc), ("check", "T", "-q"), ("show", "T"), ("diff", "T", "T"))
+
+
+def test_the_damages_seen_in_the_field_are_one_line_errors(real, tmp_path):
+    events_dict = dict(real, events={"0": real["events"][0]})
+    long_seq = json.dumps(real).replace('"seq": 0,', '"seq": ' + "7" * 5001 + ",", 1)
+    deep = json.dumps(dict(real, meta={"x": 0})).replace('{"x": 0}', "[" * 100000 + "]" * 100000)
+    wrong_type = json.loads(json.dumps(real))
+    for e in wrong_type["events"]:
+        e["data"] = {k: "many" for k in e["data"]}
+    for text in (json.dumps(events_dict), long_seq, deep, json.dumps(dict(real, version=True)), json.dumps(wrong_type)):
+        path = tmp_path / "t.json"
+        path.write_text(text)
+        result = CliRunner().invoke(cli.app, ["check", str(path), "-q"])
+        assert result.exit_code in (0, 1, 2, 4) and result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output, result.output
+    bool_version = tmp_path / "v.json"
+    bool_version.write_text(json.dumps(dict(real, version=True)))
+    result = CliRunner().invoke(cli.app, ["check", str(bool_version)])
+    assert result.exit_code == 2 and "format version True" in result.output

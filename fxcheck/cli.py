@@ -10,12 +10,14 @@ written). `diff` exits 1 when a rule's verdict differs between the two traces.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -39,6 +41,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+class _Command(typer.core.TyperCommand):
+    """Help and usage as a user reads them: `TRACE`, not typer's `{TRACE}`; an argument's metavar without
+    a type label after it (`SCRIPT`, not `SCRIPT <str>`)."""
+
+    _TYPE_LABEL = re.compile(r"(?<=[A-Z_\]]) <[a-z\[\] ]+>")
+
+    def get_usage(self, ctx: typer.Context) -> str:
+        return re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_usage(ctx))
+
+    def get_help(self, ctx: typer.Context) -> str:
+        text = re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_help(ctx))
+        return self._TYPE_LABEL.sub(lambda m: " " * len(m.group()), text)  # blanked: the columns stay aligned
 def _width(stream: object) -> int | None:
     """Piped output (CI logs) is not wrapped at 80 columns: wide enough that no `file:line` breaks."""
     try:
@@ -213,34 +229,51 @@ def _outputs(inputs: list[str], **options: Optional[Path]) -> dict[str, Optional
     return resolved
 
 
-@app.command()
+@app.command(cls=_Command)
 def trace(
-    script: Annotated[str, typer.Argument(help="The training script, run as `python SCRIPT SCRIPT_ARGS` would.")],
-    script_args: Annotated[Optional[list[str]], typer.Argument(help="Arguments for the script (after --).")] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Training batches per epoch (optimizer steps for loops without a DataLoader).")] = 10,
-    epochs: Annotated[int, typer.Option(min=1, help="Epochs to observe; the run stops when epoch E+1 would begin.")] = 2,
-    val_steps: Annotated[int, typer.Option(min=1, help="Batches per evaluation loader pass.")] = 2,
+    script: Annotated[Optional[str], typer.Argument(
+        metavar="SCRIPT", show_default=False,
+        help="The training script, run as `python SCRIPT SCRIPT_ARGS` would (or use -m MODULE).")] = None,
+    script_args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="SCRIPT_ARGS", show_default=False, help="Arguments for the script (after --).")] = None,
+    module: Annotated[Optional[str], typer.Option(
+        "-m", "--module", metavar="MODULE", help="Run a module as `python -m MODULE SCRIPT_ARGS` would "
+                                                 "(found from the current directory), instead of SCRIPT.")] = None,
+    steps: Annotated[int, typer.Option(min=1, metavar="N", help="Training batches per epoch (optimizer steps for loops without a DataLoader).")] = 10,
+    epochs: Annotated[int, typer.Option(min=1, metavar="E", help="Epochs to observe; the run stops when epoch E+1 would begin.")] = 2,
+    val_steps: Annotated[int, typer.Option(min=1, metavar="N", help="Batches per evaluation loader pass.")] = 2,
     no_graph: Annotated[bool, typer.Option("--no-graph", help="Skip the TorchDynamo capture of the model's graph (hooks only).")] = False,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report here.")] = None,
-    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
-    save: Annotated[Optional[Path], typer.Option(help="Save the trace (JSON) for `fxcheck check`.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", metavar="PATH", help="Write the JSON report here.")] = None,
+    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", metavar="PATH", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
+    save: Annotated[Optional[Path], typer.Option(metavar="PATH", help="Save the trace (JSON) for `fxcheck check`.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
     timeout: Annotated[Optional[float], typer.Option(
         min=0.001, metavar="SECONDS", help="Stop the script after this much wall-clock time and report what was "
                                            "observed (exit 5 unless there are error findings).")] = None,
     nproc_per_node: Annotated[Optional[int], typer.Option(
-        "--nproc-per-node", min=1, help="Start N ranks on this machine through torch.distributed.run (as torchrun "
-                                        "does) and trace every one.")] = None,
+        "--nproc-per-node", min=1, metavar="N", help="Start N ranks on this machine through torch.distributed.run "
+                                                     "(as torchrun does) and trace every one.")] = None,
 ) -> None:
-    """Run SCRIPT under capture for a few steps and epochs, then check the rules."""
-    outputs = _outputs([script], json=json_path, sarif=sarif_path, save=save)
+    """Run SCRIPT (or -m MODULE) under capture for a few steps and epochs, then check the rules."""
+    script_args = list(script_args or [])
+    if module is not None:  # as with python -m, every argument after the module is the module's
+        script_args = [script, *script_args] if script is not None else script_args
+        script = None
+    elif script is None:
+        raise _fail("give the training script to run (fxcheck trace SCRIPT [SCRIPT_ARGS]...) or -m MODULE")
+    try:
+        from fxcheck import runner  # imports torch: keep `fxcheck rules` and `--help` fast
+        spec = runner.find_module(module) if module is not None else None
+    except runner.BadInput as exc:
+        raise _fail(str(exc)) from None
+    source = spec.origin if spec is not None else script
+    outputs = _outputs([source], json=json_path, sarif=sarif_path, save=save)
     json_path, sarif_path, save = outputs["json"], outputs["sarif"], outputs["save"]
-    from fxcheck import runner  # imports torch: keep `fxcheck rules` and `--help` fast
     from fxcheck.capture import Limits
 
     if nproc_per_node is not None and nproc_per_node > 1:
         try:
-            runner.compile_script(script)  # bad input is told once, here, not by every rank
+            runner.compile_script(source)  # bad input is told once, here, not by every rank
         except runner.BadInput as exc:
             raise _fail(str(exc)) from None
         options = [f"--steps={steps}", f"--epochs={epochs}", f"--val-steps={val_steps}", *(["--no-graph"] * no_graph),
@@ -248,8 +281,9 @@ def trace(
         for flag, path in (("--json", json_path), ("--sarif", sarif_path), ("--save", save)):
             if path is not None:
                 options.append(f"{flag}={path}")
-        raise typer.Exit(distributed.launch(nproc_per_node, script, options, list(script_args or [])))
-    progress = _progress_line(script, quiet)
+        target = ["-m", module] if module is not None else [script]
+        raise typer.Exit(distributed.launch(nproc_per_node, target, options, script_args))
+    progress = _progress_line(source, quiet)
 
     def report(outcome: "runner.RunOutcome") -> int:
         code = judge(outcome)
@@ -263,8 +297,9 @@ def trace(
         if progress is not None:
             progress.close()
         sys.stdout.flush()
-        if outcome.user_traceback:
-            err.print(outcome.user_traceback, end="", markup=False)
+        if outcome.user_traceback:  # verbatim, as python prints it: never wrapped, styled or cut
+            sys.stderr.write(outcome.user_traceback)
+            sys.stderr.flush()
         elif outcome.status == "crashed":
             err.print(f"fxcheck: {outcome.reason}", markup=False)
         if outcome.ranks:  # the script spawned its ranks: they are the run
@@ -280,8 +315,8 @@ def trace(
 
     try:
         limits = Limits(steps, epochs, val_steps, graph=not no_graph, rank=distributed.current() is not None)
-        outcome = runner.run(script, list(script_args or []), limits,
-                             on_start=progress.watch if progress else None, on_hard_exit=report, timeout=timeout)
+        outcome = runner.run(script or "", script_args, limits, on_start=progress.watch if progress else None,
+                             on_hard_exit=report, timeout=timeout, module=module)
     except runner.BadInput as exc:
         if progress is not None:
             progress.close()
@@ -299,8 +334,10 @@ def _rank_graph(path: Path, rank: Optional[int]) -> "nx.DiGraph":
     if isinstance(saved, graph.Trace):
         if rank not in (None, 0):
             raise _fail(f"--rank {rank}: {path} is the trace of a single process")
-        return graph.build(saved)
-    graphs = _rank_graphs(saved)
+        with _reading(path):
+            return graph.build(saved)
+    with _reading(path):
+        graphs = _rank_graphs(saved)
     if not graphs:
         raise _fail(f"{path}: no rank's trace reached rank 0 in that run")
     chosen = rank if rank is not None else min(graphs)
@@ -309,11 +346,11 @@ def _rank_graph(path: Path, rank: Optional[int]) -> "nx.DiGraph":
     return graphs[chosen]
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(
     trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="A trace saved by `fxcheck trace --save`.")],
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report here.")] = None,
-    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", metavar="PATH", help="Write the JSON report here.")] = None,
+    sarif_path: Annotated[Optional[Path], typer.Option("--sarif", metavar="PATH", help="Write a SARIF 2.1.0 report here (GitHub code scanning).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console report.")] = False,
 ) -> None:
     """Re-run the rules on a saved trace (no code is executed)."""
@@ -323,17 +360,34 @@ def check(
         saved = graph.load(trace_file)
     except graph.TraceFormatError as exc:
         raise _fail(str(exc)) from None
-    if isinstance(saved, graph.Ranked):
-        raise typer.Exit(_finish_ranks(saved, json_path, quiet, sarif_path))
-    g = graph.build(saved)
-    raise typer.Exit(_finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path))
+    with _reading(trace_file):
+        if isinstance(saved, graph.Ranked):
+            code = _finish_ranks(saved, json_path, quiet, sarif_path)
+        else:
+            g = graph.build(saved)
+            code = _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path)
+    raise typer.Exit(code)
 
 
-@app.command()
+@contextlib.contextmanager
+def _reading(*paths: Path) -> Iterator[None]:
+    """Judging a loaded trace: values that are not what fxcheck writes (a number where a count belongs, a
+    list for a mapping) are a damaged trace, told in one line with exit 2, never a traceback."""
+    try:
+        yield
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        names = " or ".join(map(str, paths))
+        raise _fail(f"{names} is a damaged fxcheck trace ({type(exc).__name__} while judging it: "
+                    f"{str(exc)[:120]})") from None
+
+
+@app.command(cls=_Command)
 def diff(
     first: Annotated[Path, typer.Argument(metavar="A", help="A trace saved by `fxcheck trace --save`.")],
     second: Annotated[Path, typer.Argument(metavar="B", help="Another saved trace, compared with A.")],
-    rank: Annotated[Optional[int], typer.Option(min=0, help="Of traces of distributed runs: compare this rank (default: the first).")] = None,
+    rank: Annotated[Optional[int], typer.Option(min=0, metavar="N", help="Of traces of distributed runs: compare this rank (default: the first).")] = None,
 ) -> None:
     """Compare two saved traces cycle by cycle: the first cycle whose events differ, and the rules whose
     verdict changed (exit 1 when one did)."""
@@ -341,17 +395,18 @@ def diff(
     from fxcheck.report import diff as diff_report
 
     a, b = _rank_graph(first, rank), _rank_graph(second, rank)
-    result = trace_diff.compare(a, b)
-    diff_report.render(result, a, b, (str(first), str(second)), out)
+    with _reading(first, second):
+        result = trace_diff.compare(a, b)
+        diff_report.render(result, a, b, (str(first), str(second)), out)
     raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
 
 
-@app.command()
+@app.command(cls=_Command)
 def show(
     trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="A trace saved by `fxcheck trace --save`.")],
-    cycle: Annotated[Optional[int], typer.Option(help="Show optimizer cycle K in detail (every event with its file:line).")] = None,
-    html_path: Annotated[Optional[Path], typer.Option("--html", help="Write the timeline as one self-contained HTML page.")] = None,
-    rank: Annotated[Optional[int], typer.Option(min=0, help="Of a distributed run's trace: show this rank (default: the first).")] = None,
+    cycle: Annotated[Optional[int], typer.Option(metavar="K", help="Show optimizer cycle K in detail (every event with its file:line).")] = None,
+    html_path: Annotated[Optional[Path], typer.Option("--html", metavar="PATH", help="Write the timeline as one self-contained HTML page.")] = None,
+    rank: Annotated[Optional[int], typer.Option(min=0, metavar="N", help="Of a distributed run's trace: show this rank (default: the first).")] = None,
 ) -> None:
     """The AMP timeline of a saved trace: each optimizer cycle in canonical order, findings where they belong,
     the GradScaler's scale factor and skipped steps."""
@@ -359,17 +414,19 @@ def show(
 
     html_path = _outputs([str(trace_file)], html=html_path)["html"]
     g = _rank_graph(trace_file, rank)
-    tl = timeline.build(g, rules.run_all(g))
+    with _reading(trace_file):
+        tl = timeline.build(g, rules.run_all(g))
     if cycle is not None and not 1 <= cycle <= tl.count:
         raise _fail(f"--cycle {cycle}: this trace has cycles 1-{tl.count}" if tl.count
                     else f"--cycle {cycle}: this trace has no optimizer cycle")
-    timeline.render(tl, out, cycle)
-    if html_path is not None:
-        html.write(tl, html_path, cycle)
+    with _reading(trace_file):
+        timeline.render(tl, out, cycle)
+        if html_path is not None:
+            html.write(tl, html_path, cycle)
         out.print(f"wrote {html_path}")
 
 
-@app.command("rules")
+@app.command("rules", cls=_Command)
 def list_rules() -> None:
     """List the rule catalog."""
     table = Table(title="fxcheck rules", title_justify="left")
@@ -381,7 +438,7 @@ def list_rules() -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def explain(rule_id: Annotated[str, typer.Argument(metavar="RULE", help="A rule ID, e.g. FX104.")]) -> None:
     """Print one rule's documentation."""
     r = rules.get(rule_id)

@@ -6,6 +6,7 @@ import _thread
 import builtins
 import importlib
 import importlib.machinery
+import importlib.util
 import os
 import signal
 import sys
@@ -26,6 +27,18 @@ from fxcheck.distributed.follow import Following
 from fxcheck.graph import Trace
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# What the script left when the run ended (its __main__ module, the exception that ended it, whose frames
+# hold its locals), kept until the process exits. Freed right at the cut, a DDP model's Reducer destroys
+# its gloo process group with the GIL held, while the group's worker thread may be finishing an all-reduce
+# and waiting for the GIL to release a Python object: both wait for ever. A plain run frees them only at
+# exit, long after the last all-reduce; so does a traced one.
+_KEPT: list[object] = []
+
+
+def keep(*objects: object) -> None:
+    """Keep what the script's run left alive until the process exits (see _KEPT)."""
+    _KEPT.extend(objects)
 
 
 class BadInput(Exception):
@@ -126,16 +139,52 @@ def compile_script(path: str) -> types.CodeType:
         raise BadInput(f"not a Python file: {path} ({exc})") from None
 
 
+def find_module(name: str) -> importlib.machinery.ModuleSpec:
+    """The spec of the module `python -m NAME` would run, found from the current directory as python does
+    (a package runs its __main__); importing its parent packages is the only code of the script that runs."""
+    where = os.getcwd()
+    added = where not in sys.path
+    if added:
+        sys.path.insert(0, where)
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations is not None:
+            main = f"{name}.__main__"
+            spec = importlib.util.find_spec(main)
+            if spec is None:
+                raise BadInput(f"-m {name}: {name} is a package without a __main__ module and cannot be run")
+    except BadInput:
+        raise
+    except (ImportError, ValueError) as exc:
+        raise BadInput(f"-m {name}: {exc}") from None
+    except Exception as exc:  # the package's own __init__ raised: that is not a module fxcheck can run
+        raise BadInput(f"-m {name}: importing its package raised {type(exc).__name__}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(where)
+    if spec is None:
+        raise BadInput(f"-m {name}: no module named {name!r} (searched from {where})")
+    if not spec.has_location or not isinstance(spec.origin, str) or not spec.origin.endswith((".py", ".pyw")):
+        raise BadInput(f"-m {name}: {spec.origin or 'it'} is not a Python source module")
+    return spec
+
+
 def run(path: str, args: list[str], limits: Limits,
         on_start: Callable[[Recorder], None] | None = None,
-        on_hard_exit: Callable[[RunOutcome], int] | None = None, timeout: float | None = None) -> RunOutcome:
-    """Run the script under capture. Raises BadInput before anything of the script ran.
+        on_hard_exit: Callable[[RunOutcome], int] | None = None, timeout: float | None = None,
+        module: str | None = None) -> RunOutcome:
+    """Run the script under capture (with ``module``, the module `python -m MODULE` runs; ``path`` is
+    then ignored). Raises BadInput before anything of the script ran.
 
     ``on_start`` is given the recorder just before the script starts (a progress display reads it).
     ``on_hard_exit`` is given the outcome when the script calls ``os._exit``: the process ends there,
     without unwinding the script, so the report and trace are written first; it returns the exit code.
     """
-    code = compile_script(path)
+    spec = find_module(module) if module is not None else None
+    if spec is not None:  # the report names the module's file as it names a script
+        shown = os.path.relpath(spec.origin)
+        path = spec.origin if shown.startswith("..") else shown
+    code = compile_script(spec.origin if spec is not None else path)
     # torch imports Dynamo at the first optimizer it builds; importing it here, before the tracer
     # starts, keeps that second of module-level code out of the traced run
     importlib.import_module("torch._dynamo")
@@ -146,15 +195,17 @@ def run(path: str, args: list[str], limits: Limits,
     if on_start is not None:
         on_start(capture.recorder)
 
-    module = types.ModuleType("__main__")
-    module.__dict__.update({
+    main_module = types.ModuleType("__main__")
+    main_module.__dict__.update({
         "__file__": script, "__builtins__": builtins, "__cached__": None, "__package__": None,
         "__loader__": importlib.machinery.SourceFileLoader("__main__", script), "__spec__": None,
     })
+    if spec is not None:  # as python -m: the module's spec and package, argv[0] its full path, the cwd first
+        main_module.__dict__.update({"__spec__": spec, "__package__": spec.parent, "__loader__": spec.loader})
     saved = (sys.argv, list(sys.path), sys.modules.get("__main__"))
-    sys.argv = [path, *args]
-    sys.path[0:1] = [script_dir]
-    sys.modules["__main__"] = module
+    sys.argv = [script if spec is not None else path, *args]
+    sys.path[0:1] = [cwd if spec is not None else script_dir]
+    sys.modules["__main__"] = main_module
 
     status, reason, user_tb = "completed", "the script ran to its end", None
     started = time.perf_counter()
@@ -182,32 +233,38 @@ def run(path: str, args: list[str], limits: Limits,
     capture.start()
     try:
         try:
-            exec(code, module.__dict__)
+            exec(code, main_module.__dict__)
         finally:
             capture.stop()
             stops.script_ended()
             ranks.uninstall()
             os._exit = real_exit
-    except StopRun:
-        pass
+    except StopRun as exc:
+        keep(exc)
     except Stopped as exc:
+        keep(exc)
         if exc.timed_out:
             status, reason = "stopped", f"fxcheck stopped the run: the --timeout of {timeout:g} s ran out"
         else:
             status, reason = "interrupted", f"the run was stopped by {signal.Signals(exc.signum).name}"
     except SystemExit as exc:
+        keep(exc)
         if exc.code not in (None, 0):
             status, reason = "crashed", f"the script exited with status {exc.code}"
         else:
             reason = f"the script called sys.exit({exc.code if exc.code is not None else ''})"
     except BaseException as exc:  # the user's own error: recorded, reported, and shown to them
+        keep(exc)
         status, reason = "crashed", f"the script raised {type(exc).__name__}: {exc}"
         user_tb = format_user_traceback(exc)
     finally:
+        keep(main_module)
         sys.argv, sys.path[:], main = saved[0], saved[1], saved[2]
         if main is not None:
             sys.modules["__main__"] = main
     outcome = _outcome(path, args, limits, capture, cwd, status, reason, user_tb, time.perf_counter() - started)
+    if module is not None:
+        outcome.trace.meta["module"] = module
     outcome.ranks = ranks.gather()  # the ranks the script started, if it did: they are the run
     outcome.timed_out = stops.timed_out
     outcome.signal = None if stops.timed_out else stops.signum

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# Every run the tests start (CLI runs, DDP ranks, the scripts' own DataLoader workers) computes on one
+# thread: two xdist workers, each with two ranks of torch's default thread pool, oversubscribe the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SCRIPTS = Path(__file__).resolve().parent / "scripts"

@@ -178,3 +178,93 @@ def test_timeout_stops_a_run_that_never_ends(tmp_path):
     returncode, report, _, stderr = _stopped(tmp_path, "--timeout", "3", "--", "--infer")
     assert returncode == 5, stderr
     assert report["run"]["status"] == "stopped" and "--timeout of 3 s" in report["run"]["reason"]
+
+
+def test_the_scripts_traceback_is_shown_verbatim_in_a_ci_log(tmp_path):
+    """Piped, with no COLUMNS (a CI log): the user's traceback is byte for byte what python prints, however
+    long its lines and whatever they contain, after the lines of fxcheck's own output."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "fails_late.py"
+    script.write_text(
+        "import torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for step in range(3):\n"
+        "    opt.zero_grad()\n"
+        "    model(torch.ones(4, 2)).sum().backward()\n"
+        "    opt.step()\n"
+        "    if step == 1:\n"
+        "        raise ValueError('[bold]shard[/bold] ' + '/data/shards/part-00007.bin:' * 12 + ' failed its checksum')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    traced = subprocess.run([sys.executable, "-m", "fxcheck", "trace", str(script)], capture_output=True, text=True,
+                            env=env, cwd=tmp_path)
+    assert plain.returncode == 1 and traced.returncode == 3, traced.stderr
+    shown = plain.stderr[plain.stderr.index("Traceback (most recent call last)"):]
+    assert len(max(shown.splitlines(), key=len)) > 300
+    assert shown in traced.stderr, traced.stderr
+
+
+def _package(root):
+    """A training package with relative imports, run as modules: pkg.train (a script that never clears its
+    gradients: FX101) and pkg.tools (a package whose __main__ trains correctly)."""
+    pkg = root / "pkg"
+    (pkg / "tools").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "data.py").write_text(
+        "import torch\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n\n\n"
+        "def loader():\n"
+        "    g = torch.Generator().manual_seed(0)\n"
+        "    return DataLoader(TensorDataset(torch.randn(64, 4, generator=g), torch.randn(64, 1, generator=g)),\n"
+        "                      batch_size=8, shuffle=True)\n")
+    (pkg / "train.py").write_text(
+        "import argparse\nimport sys\n\nimport torch\n\nfrom .data import loader\n\n"
+        "parser = argparse.ArgumentParser()\nparser.add_argument('--lr', type=float, default=0.1)\n"
+        "args = parser.parse_args()\n"
+        "print('argv0', sys.argv[0], 'package', __package__, 'lr', args.lr)\n"
+        "model = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=args.lr)\n"
+        "for epoch in range(3):\n"
+        "    for x, y in loader():\n"
+        "        torch.nn.functional.mse_loss(model(x), y).backward()\n"
+        "        opt.step()\n")
+    (pkg / "tools" / "__init__.py").write_text("")
+    (pkg / "tools" / "__main__.py").write_text(
+        "import torch\n\nfrom ..data import loader\n\n"
+        "model = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for epoch in range(3):\n"
+        "    for x, y in loader():\n"
+        "        opt.zero_grad()\n"
+        "        torch.nn.functional.mse_loss(model(x), y).backward()\n"
+        "        opt.step()\n")
+    return pkg
+
+
+def test_dash_m_runs_a_module_as_python_does(tmp_path):
+    pkg = _package(tmp_path)
+    report = tmp_path / "r.json"
+    proc = fxcheck("trace", "-m", "pkg.train", "--steps", "3", "--json", str(report), "--", "--lr", "0.2",
+                   cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # FX101: found at the module's line
+    assert f"argv0 {pkg / 'train.py'} package pkg lr 0.2" in proc.stdout
+    data = json.loads(report.read_text())
+    assert data["script"] == "pkg/train.py" and data["observed"]["optimizer_steps"] >= 6
+    fx101 = [f for f in data["findings"] if f["rule"] == "FX101"]
+    assert fx101 and fx101[0]["file"] == "pkg/train.py", data["findings"]
+    # python -m pkg.tools runs the package's __main__, whose relative import reaches the parent package
+    proc = fxcheck("trace", "-m", "pkg.tools", "--steps", "3", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_dash_m_bad_modules_are_bad_input(tmp_path):
+    _package(tmp_path)
+    for module, says in (("pkg.nope", "no module named 'pkg.nope'"), ("nopkg.train", "No module named 'nopkg'"),
+                         ("pkg", "package without a __main__")):
+        proc = fxcheck("trace", "-m", module, cwd=tmp_path)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    proc = fxcheck("trace", cwd=tmp_path)
+    assert proc.returncode == 2 and "-m MODULE" in proc.stderr

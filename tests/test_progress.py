@@ -3,10 +3,13 @@ no colour or progress text when the output is piped."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
+import struct
 import subprocess
 import sys
+import termios
 
 from conftest import ROOT, SCRIPTS
 
@@ -23,11 +26,13 @@ def env() -> dict[str, str]:
     return e
 
 
-def trace_with_stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
-    """Run `fxcheck trace` with stderr on a pseudo-terminal (stdout piped); returns code, stdout, terminal output."""
+def trace_with_stderr_on_a_terminal(*args: str, stdout_too: bool = False) -> tuple[int, str, str]:
+    """Run `fxcheck trace` with stderr (and with `stdout_too` stdout) on a pseudo-terminal, else piped;
+    returns code, stdout, terminal output."""
     master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a terminal's size, as tqdm reads it
     proc = subprocess.Popen([sys.executable, "-m", "fxcheck", "trace", *args], cwd=ROOT, env=env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+                            stdin=subprocess.DEVNULL, stdout=slave if stdout_too else subprocess.PIPE, stderr=slave)
     os.close(slave)
     received = bytearray()
     try:
@@ -43,11 +48,12 @@ def trace_with_stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
                 received += data
             elif proc.poll() is not None:
                 break
-        stdout = proc.stdout.read().decode()
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
         code = proc.wait(timeout=240)
     finally:
         os.close(master)
-        proc.stdout.close()
+        if proc.stdout:
+            proc.stdout.close()
     return code, stdout, received.decode(errors="replace")
 
 
@@ -77,3 +83,28 @@ def test_quiet_shows_no_progress_line_on_a_terminal():
     assert code == 0, terminal
     assert PROGRESS not in terminal and ESC not in terminal
     assert "Summary" not in stdout
+
+
+def test_the_scripts_own_writes_to_the_terminal_erase_the_line_first():
+    code, _, terminal = trace_with_stderr_on_a_terminal(str(SCRIPTS / "clip_order.py"), "--steps", "4", "--",
+                                                        "--sleep", "0.2", stdout_too=True)
+    assert code == 0, terminal
+    assert PROGRESS in terminal  # drawn while the script slept in its first epoch
+    for epoch in (1, 2):
+        at = terminal.index(f"epoch {epoch}: loss ")
+        before = terminal[:at]
+        # the line was erased just before the script's text (or never drawn since its last line): no
+        # progress text is left on the line the script writes
+        assert before.endswith(("\r\x1b[2K", "\n")), repr(before[-120:])
+    assert PROGRESS in terminal[terminal.index("epoch 1: loss "):]  # and redrawn after
+
+
+def test_a_tqdm_bar_keeps_its_line():
+    code, _, terminal = trace_with_stderr_on_a_terminal(str(SCRIPTS / "clip_order.py"), "--steps", "4", "--",
+                                                        "--sleep", "0.2", "--bar")
+    assert code == 0, terminal
+    bars = [i for i in range(len(terminal)) if terminal.startswith("epoch 1:", i)]
+    assert len(bars) >= 3, repr(terminal[:400])  # tqdm redrew its bar batch by batch
+    # between the bar's first draw and the newline that ends it, the progress line never draws over it
+    first, end = bars[0], terminal.index("\n", bars[0])
+    assert PROGRESS not in terminal[first:end], repr(terminal[first:end])

@@ -54,3 +54,19 @@ def test_loop_summary_lists_the_training_loop_not_data_preparation(trace_cli):
     heads = text[text.index("Loop heads"):text.index("Order of operations")]
     assert "data_prep_loops.py:14" in heads and "data_prep_loops.py:15" in heads, heads
     assert "data_prep_loops.py:7 " not in heads, heads  # the tokenizer's loop ran before training
+
+
+def test_a_tracer_the_script_installs_keeps_working_chained_with_fxcheck(trace_cli, tmp_path):
+    """sys.settrace after the first batch (a profiler, a debugger) and threading.settrace for a thread the
+    script starts: both see what they would see without fxcheck, and fxcheck still follows the loop."""
+    run = trace_cli(SCRIPTS / "own_tracer.py", "--steps", "10", "--save", str(tmp_path / "t.json"))
+    assert run.code == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith("step ")]
+    steps = len(lines)
+    assert steps >= 20  # two epochs of ten batches (fxcheck pauses its tracer inside them), and the cut
+    # installed before step 2: it saw every train_step call from there on, and their lines (5 each)
+    assert lines[-1] == (f"step {steps}: gettrace is mine True, train_step traced {steps - 1}, "
+                         f"lines {5 * (steps - 1)}, thread traced 1"), lines[-1]
+    assert run.report["observed"]["epochs"] >= 2
+    loops = json.loads((tmp_path / "t.json").read_text())["meta"]["loops"]
+    assert any(loop["iterations"] >= steps for loop in loops), loops  # fxcheck's tracer still counts loop heads

@@ -15,6 +15,7 @@ import ast
 import os
 import sys
 import sysconfig
+import threading
 from collections import Counter
 from typing import Any, Callable
 
@@ -87,9 +88,11 @@ class LoopTracer:
         self.training = [False]  # set by the hooks at the first step
         # the latest hand edit of gradients / optimizer state that ran in the user's files: (file name, line)
         self.last_edit: dict[int, tuple[str, int]] = {}
-        self._prev: TraceFn | None = None
+        self._prev: TraceFn | None = None  # the trace function of the program (coverage, a profiler, pdb)
         self._installed = False
         self._paused = False
+        self._settrace, self._gettrace = sys.settrace, sys.gettrace
+        self._thread = threading.get_ident()
 
     # -- deciding which files are the user's -------------------------------------------------
     def is_user_file(self, filename: str) -> bool:
@@ -147,10 +150,27 @@ class LoopTracer:
         return _chain(mine, theirs)
 
     def start(self) -> None:
-        """Install, chaining with any tracer already there (e.g. coverage)."""
-        self._prev = sys.gettrace()
-        sys.settrace(self._global)
+        """Install, chaining with any tracer already there (e.g. coverage) and with any the program
+        installs later: its sys.settrace sets the tracer chained after ours, and its sys.gettrace
+        returns its own, as if fxcheck were not there."""
+        self._settrace, self._gettrace = sys.settrace, sys.gettrace
+        self._thread = threading.get_ident()  # the thread traced; the program's other threads are theirs
+        self._prev = self._gettrace()
+        self._settrace(self._global)
         self._installed = True
+        sys.settrace, sys.gettrace = self._program_settrace, self._program_gettrace
+
+    def _program_settrace(self, function: TraceFn | None) -> None:
+        if not self._installed or threading.get_ident() != self._thread:
+            self._settrace(function)
+            return
+        self._prev = function
+        if function is not None or not self._paused:  # a chained tracer is never paused
+            self._paused = False
+            self._settrace(self._global)
+
+    def _program_gettrace(self) -> TraceFn | None:
+        return self._prev if self._installed and threading.get_ident() == self._thread else self._gettrace()
 
     def take_edit(self, kind: int) -> tuple[str, int] | None:
         """The latest edit of this kind (GRAD_EDIT, STATE_EDIT) that ran since the last call, if any."""
@@ -158,7 +178,9 @@ class LoopTracer:
 
     def stop(self) -> None:
         if self._installed:
-            sys.settrace(self._prev)
+            if sys.settrace == self._program_settrace:
+                sys.settrace, sys.gettrace = self._settrace, self._gettrace
+            self._settrace(self._prev)
             self._installed = False
             self._paused = False
 
@@ -168,13 +190,13 @@ class LoopTracer:
     # paused in between; chained with another tracer (coverage) it never pauses.
     def pause(self) -> None:
         if self._installed and not self._paused and self._prev is None:
-            sys.settrace(None)
+            self._settrace(None)
             self._paused = True
 
     def resume(self) -> None:
         if not (self._installed and self._paused):
             return
-        sys.settrace(self._global)
+        self._settrace(self._global)
         self._paused = False
         # frames of the user's files that began while paused get their local tracer now
         frame: Any = sys._getframe(1)

@@ -186,10 +186,11 @@ def tell_launcher(code: int) -> int:
     return 0
 
 
-def launch(nproc: int, script: str, options: list[str], script_args: list[str]) -> int:
+def launch(nproc: int, target: list[str], options: list[str], script_args: list[str]) -> int:
     """`fxcheck trace --nproc-per-node N`: start N ranks on 127.0.0.1 (a free port chosen now) through
     torch.distributed.run, the launcher torchrun is, each running `fxcheck trace`; returns rank 0's exit
-    code (the worst of all ranks), or the launcher's own when rank 0 left none."""
+    code (the worst of all ranks), or the launcher's own when rank 0 left none. `target` is [SCRIPT] or
+    ["-m", MODULE]."""
     import socket
     import subprocess
     import sys
@@ -201,7 +202,7 @@ def launch(nproc: int, script: str, options: list[str], script_args: list[str]) 
         exit_file = Path(folder) / "exit"
         proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
                                "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "fxcheck", "trace",
-                               script, *options, "--", *script_args],
+                               *options, *target, "--", *script_args],
                               env=dict(os.environ, **{EXIT_FILE: str(exit_file)}))
         if exit_file.exists():
             return int(exit_file.read_text() or 3)

@@ -46,9 +46,10 @@ class _Rank:
             finally:
                 capture.stop()
                 group.uninstall()
-        except StopRun:
-            pass  # cut: the rank ends here, as its peers do at the same limits
+        except StopRun as exc:  # cut: the rank ends here, as its peers do at the same limits
+            runner.keep(exc)
         except BaseException as exc:  # the rank's own error: recorded, then raised as the plain run would
+            runner.keep(exc)
             status, reason, raised = "crashed", f"rank {group.rank(index)} raised {type(exc).__name__}: {exc}", exc
             user_tb = runner.format_user_traceback(exc)
         outcome = runner._outcome(self.path, self.args, self.limits, capture, os.getcwd(), status, reason, user_tb,

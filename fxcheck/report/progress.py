@@ -5,14 +5,20 @@ lookups, the last events), so the traced run is not changed. It writes with os.w
 descriptor, never through sys.stderr, so it holds no lock of the script's streams (a DataLoader
 worker forked mid-write could otherwise inherit it held). The line is redrawn in place and erased
 when the run ends, so it never mixes with the report.
+
+The script's own writes to a terminal come first: `guard` gives sys.stdout and sys.stderr (the same
+objects, only their `write` shadowed for the run) a write that erases the line before the text goes
+out. The line is drawn again only while every guarded stream's last write ended a line, so a bar the
+script keeps redrawing on its current line (tqdm's) owns that line until it ends it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from fxcheck import events as ev
 
@@ -38,11 +44,51 @@ class ProgressLine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drawn = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered when a signal handler writes mid-write
+        self._line_open: dict[int, bool] = {}  # per guarded stream: its last write left a line unfinished
+        self._guarded: list[TextIO] = []
+        self._pid = os.getpid()
+
+    def guard(self, *streams: TextIO) -> None:
+        """Erase the line before each write of the script to these streams, where they are terminals."""
+        for stream in streams:
+            try:
+                if stream in self._guarded or "write" in vars(stream) or not stream.isatty():
+                    continue
+                stream.write = self._guarded_write(stream, stream.write)
+            except (AttributeError, TypeError, OSError, ValueError):  # no instance dict, closed, replaced
+                continue
+            self._line_open[id(stream)] = False
+            self._guarded.append(stream)
+
+    def _guarded_write(self, stream: TextIO, write: Callable[[str], Any]) -> Callable[[str], Any]:
+        key = id(stream)
+
+        def guarded(text: str) -> Any:
+            if os.getpid() != self._pid:  # a forked child: there is no progress line there
+                return write(text)
+            with self._lock:
+                if self._drawn:
+                    self._write(ERASE_LINE)
+                    self._drawn = False
+                if text:
+                    self._line_open[key] = not str(text).endswith("\n")
+                return write(text)
+
+        return guarded
+
+    def _unguard(self) -> None:
+        for stream in self._guarded:
+            try:
+                del stream.write
+            except AttributeError:  # the script replaced it itself
+                pass
+        self._guarded.clear()
 
     def watch(self, recorder: Recorder) -> None:
         """Start polling ``recorder`` (runner.run calls this just before the script starts)."""
         started = time.perf_counter()
+        self.guard(sys.stdout, sys.stderr)
         self._thread = threading.Thread(target=self._loop, args=(recorder, started), name="fxcheck-progress",
                                         daemon=True)
         self._thread.start()
@@ -52,6 +98,7 @@ class ProgressLine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self._unguard()
         with self._lock:
             if self._drawn:
                 self._write(ERASE_LINE)
@@ -65,10 +112,11 @@ class ProgressLine:
             with self._lock:
                 if self._stop.is_set():
                     break
-                # the cursor goes back to the line's start, so output the script writes to the same
-                # terminal starts at column 0 rather than after the progress text
-                self._write(ERASE_LINE + (f"{DIM}{text}{RESET}" if self.color else text) + "\r")
-                self._drawn = True
+                if not any(self._line_open.values()):  # else the script's unfinished line (a bar) has it
+                    # the cursor goes back to the line's start, so output the script writes to the same
+                    # terminal starts at column 0 rather than after the progress text
+                    self._write(ERASE_LINE + (f"{DIM}{text}{RESET}" if self.color else text) + "\r")
+                    self._drawn = True
             self._stop.wait(self.interval)
 
     def _write(self, text: str) -> None:

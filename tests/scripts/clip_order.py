@@ -1,8 +1,10 @@
 """A small AMP loop (bfloat16 autocast + enabled GradScaler) that clips after scaler.unscale_, as it
 should; `--clip-before-unscale STEP` clips before it at that optimizer step only (FX104 in one cycle),
 `--zero-grad-twice STEP` clears the gradients twice at that step (other events, no rule affected).
-`--sleep S` waits S seconds per batch (a run slow enough to show the progress line)."""
+`--sleep S` waits S seconds per batch (a run slow enough to show the progress line); `--bar` shows a tqdm
+bar over the batches on stderr."""
 import argparse
+import sys
 import time
 
 import torch
@@ -16,6 +18,7 @@ def main():
     parser.add_argument("--clip-before-unscale", type=int, default=0, metavar="STEP")
     parser.add_argument("--zero-grad-twice", type=int, default=0, metavar="STEP")
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--bar", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -25,7 +28,12 @@ def main():
     step = 0
     for epoch in range(args.epochs):
         model.train()
-        for x, y in loader:
+        batches = loader
+        if args.bar:
+            from tqdm import tqdm
+
+            batches = tqdm(loader, desc=f"epoch {epoch + 1}", file=sys.stderr)
+        for x, y in batches:
             opt.zero_grad(set_to_none=True)
             if step + 1 == args.zero_grad_twice:
                 opt.zero_grad(set_to_none=True)

@@ -27,7 +27,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/overhead.py
+	@# overhead against plain python, then how the cost grows with the run's length; both tables, then the verdict
+	@$(BIN)/python bench/overhead.py; a=$$?; $(BIN)/python bench/growth.py; b=$$?; test $$a -eq 0 -a $$b -eq 0
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,7 +1,8 @@
 """The `fxcheck` command line: trace, check, diff, show, rules, explain.
 
-Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script,
-syntax error, bad option, unreadable trace); 3 the script raised before the run was complete
+Exit codes: 0 no error findings; 1 error findings; 2 bad input (missing or non-Python script or
+module, syntax error, bad option, unreadable or damaged trace, an output that cannot be written);
+3 the script raised (or exited with a non-zero status) before the run was complete
 (its traceback is shown and the partial report and trace are still written); 4 nothing to check:
 the run observed no optimizer step, so no rule could judge anything; 5 the --timeout stopped the run
 (and there is no error finding); 130 / 143 SIGINT / SIGTERM stopped it (report and trace still
@@ -17,7 +18,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -69,8 +70,34 @@ err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]fxcheck: error:[/] {escape(message)}", soft_wrap=True)  # one line, whatever its length
+    err.print(f"[bold red]fxcheck: error:[/] {escape(_one_line(message))}", soft_wrap=True)
     return typer.Exit(code)
+
+
+def _one_line(text: str) -> str:
+    """One line, whatever its length: a character that is not printable (a newline, or a separator from
+    a damaged file's names) is shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+_UNWRITTEN: list[str] = []  # outputs that could not be written at the end of this command
+
+
+@contextlib.contextmanager
+def _writing(flag: str, path: Path) -> Iterator[None]:
+    """Writing one output once the run is over: a failure (its folder removed during the run, a full disk)
+    is one line, the other outputs and the report are still written, and the command exits 2."""
+    try:
+        yield
+    except OSError as exc:
+        _UNWRITTEN.append(flag)
+        err.print(f"[bold red]fxcheck: error:[/] "
+                  f"{escape(_one_line(f'could not write {flag} {path}: {exc.strerror or exc}'))}", soft_wrap=True)
+
+
+def _written(code: int) -> int:
+    """The command's exit code: 2 when an output could not be written."""
+    return EXIT_BAD_INPUT if _UNWRITTEN else code
 
 
 def _exit_code(report: Report, crashed: bool) -> int:
@@ -84,13 +111,29 @@ def _exit_code(report: Report, crashed: bool) -> int:
 def _finish(report: Report, json_path: Optional[Path], quiet: bool, sarif_path: Optional[Path] = None,
             crashed: bool = False) -> int:
     code = _exit_code(report, crashed)
+    shown = None if quiet else _rendered(console_report.render, report)
     if json_path is not None:
-        json_report.write(report, json_path)
+        with _writing("--json", json_path):
+            json_report.write(report, json_path)
     if sarif_path is not None:
-        sarif_report.write(report, sarif_path, exit_code=code, execution_successful=not crashed)
-    if not quiet:
-        console_report.render(report, out)
-    return code
+        with _writing("--sarif", sarif_path):
+            sarif_report.write(report, sarif_path, exit_code=code, execution_successful=not crashed)
+    _show(shown)
+    return _written(code)
+
+
+def _rendered(render: Callable[..., None], *args: Any) -> str:
+    """What `render(*args, out)` prints, rendered whole before any of it is shown: a trace that turns out
+    damaged halfway through is one line of error, not half a report and then the error."""
+    with out.capture() as captured:
+        render(*args, out)
+    return captured.get()
+
+
+def _show(rendered: Optional[str]) -> None:
+    if rendered:
+        sys.stdout.write(rendered)
+        sys.stdout.flush()
 
 
 def _finish_rank(rank: "distributed.Rank", trace: "graph.Trace", json_path: Optional[Path], quiet: bool,
@@ -134,7 +177,8 @@ def _finish_ranks(ranked: "graph.Ranked", json_path: Optional[Path], quiet: bool
     Ranks section, the JSON has every rank, the saved trace every rank's events, and the exit code is the
     worst of them (a missing rank counts as crashed)."""
     if save is not None:
-        graph.save(ranked, save)
+        with _writing("--save", save):
+            graph.save(ranked, save)
     reports = {n: Report(g, rules.run_all(g)) for n, g in _rank_graphs(ranked).items()}
     codes = {n: _exit_code(reports[n], ranked.ranks[n].meta.get("status") == "crashed") if n in reports
              else EXIT_SCRIPT_ERROR for n in ranked.ranks}
@@ -142,16 +186,19 @@ def _finish_ranks(ranked: "graph.Ranked", json_path: Optional[Path], quiet: bool
                                 for n in ranked.ranks}, len(ranked.ranks))
     worst = _worst(list(codes.values()))
     if json_path is not None:
-        json_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+        with _writing("--json", json_path):
+            json_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
     together = Report(next(iter(reports.values())).graph, distributed.combined(reports)) \
         if reports else None
     if sarif_path is not None and together is not None:
-        sarif_report.write(together, sarif_path, exit_code=worst, execution_successful=worst != EXIT_SCRIPT_ERROR)
+        with _writing("--sarif", sarif_path):
+            sarif_report.write(together, sarif_path, exit_code=worst,
+                               execution_successful=worst != EXIT_SCRIPT_ERROR)
     if not quiet:
         if together is not None:
-            console_report.render(together, out)
-        console_report.render_ranks(merged, out)
-    return worst
+            _show(_rendered(console_report.render, together))
+        _show(_rendered(console_report.render_ranks, merged))
+    return _written(worst)
 
 
 def _worst(codes: list[int]) -> int:
@@ -309,7 +356,8 @@ def trace(
         if rank is not None:
             return _finish_rank(rank, outcome.trace, json_path, quiet, sarif_path, save)
         if save is not None:
-            graph.save(outcome.trace, save)
+            with _writing("--save", save):
+                graph.save(outcome.trace, save)
         g = graph.build(outcome.trace)
         return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
 
@@ -397,7 +445,8 @@ def diff(
     a, b = _rank_graph(first, rank), _rank_graph(second, rank)
     with _reading(first, second):
         result = trace_diff.compare(a, b)
-        diff_report.render(result, a, b, (str(first), str(second)), out)
+        shown = _rendered(diff_report.render, result, a, b, (str(first), str(second)))
+    _show(shown)
     raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
 
 
@@ -419,11 +468,17 @@ def show(
     if cycle is not None and not 1 <= cycle <= tl.count:
         raise _fail(f"--cycle {cycle}: this trace has cycles 1-{tl.count}" if tl.count
                     else f"--cycle {cycle}: this trace has no optimizer cycle")
+    wrote = False
     with _reading(trace_file):
-        timeline.render(tl, out, cycle)
+        shown = _rendered(lambda console: timeline.render(tl, console, cycle))
         if html_path is not None:
-            html.write(tl, html_path, cycle)
+            with _writing("--html", html_path):
+                html.write(tl, html_path, cycle)
+                wrote = True
+    _show(shown)
+    if wrote:
         out.print(f"wrote {html_path}")
+    raise typer.Exit(_written(EXIT_OK))
 
 
 @app.command("rules", cls=_Command)

@@ -9,6 +9,7 @@ import queue
 import re
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,46 @@ class CliRun:
 
 def fxcheck(*args: str, cwd: Path | None = None, timeout: int = 240,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="160", **(env or {}))
+    """`fxcheck ARGS` through the real command line, in a process of its own: forked from this test
+    process's fork server (torch already imported), or, with `env`, a fresh interpreter."""
+    if env is None:
+        with _SERVER_LOCK:  # one job at a time on this process's server
+            code, stdout, stderr = _own_server().run(list(args), _scratch() / f"run{next(_RUNS)}", timeout,
+                                                     cwd or ROOT)
+        return subprocess.CompletedProcess(list(args), code, stdout, stderr)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="160", **env)
     return subprocess.run([sys.executable, "-m", "fxcheck", *args], cwd=cwd or ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+_RUNS = itertools.count()
+_SERVER_LOCK = threading.Lock()
+_SERVER: list["_ForkServer"] = []
+_SCRATCH: list[Path] = []
+
+
+def _own_server() -> "_ForkServer":
+    """This test process's fork server, started at its first use and ended with the process."""
+    if not _SERVER:
+        _SERVER.append(_ForkServer())
+    return _SERVER[0]
+
+
+def _scratch() -> Path:
+    if not _SCRATCH:
+        import tempfile
+
+        _SCRATCH.append(Path(tempfile.mkdtemp(prefix="fxcheck-runs-")))
+    return _SCRATCH[0]
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    for server in _SERVER:
+        server.close()
+    for folder in _SCRATCH:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -70,14 +108,21 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 # child runs fxcheck's real command line (`fxcheck.cli.main`, what `python -m fxcheck` calls) in a
 # process of its own, without paying the ~3.5 s of imports that every fresh interpreter pays.
 _FORK_SERVER = r"""
-import json, os, signal, sys
+import importlib, json, os, signal, sys
 import torch, torch._dynamo
 import fxcheck.cli, fxcheck.capture
+# one throw-away compile imports the parts of Dynamo its first compile loads (a third of a second, paid
+# once here rather than in every child); reset() leaves the children a Dynamo that has compiled nothing
+torch.compile(lambda x: x + 1, backend=lambda gm, example: gm.forward, dynamic=False)(torch.ones(2))
+torch._dynamo.reset()
+for name in sys.argv[1:]:  # the frameworks the scripts of this server import, imported once
+    importlib.import_module(name)
 reply = os.fdopen(os.dup(1), "w")
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()
     if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the script's stdin is empty, never this server's jobs
         for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
             os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
         signal.alarm(job["timeout"])
@@ -99,10 +144,16 @@ for line in sys.stdin:
 _POOL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one thread per run: side by side, not fighting
 
 
+# What the sample and corpus scripts import besides torch: imported by their servers before any fork. The
+# framework tests (test_frameworks.py) run through servers without them: there fxcheck sees the script
+# import its framework during the run.
+_FRAMEWORKS = ("lightning.pytorch", "pytorch_lightning", "transformers.trainer", "accelerate.accelerator")
+
+
 class _ForkServer:
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="160", **_POOL_ENV)
-        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], cwd=ROOT, env=env, text=True,
+        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER, *preload], cwd=ROOT, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def run(self, args: list[str], out: Path, timeout: int = 240, cwd: Path | None = None) -> tuple[int, str, str]:
@@ -158,7 +209,7 @@ def traced(tmp_path_factory):
     workers = max(2, min(4, os.cpu_count() or 1))
     servers: queue.Queue[_ForkServer] = queue.Queue()
     for _ in range(workers):
-        servers.put(_ForkServer())
+        servers.put(_ForkServer(_FRAMEWORKS))
     pool = ThreadPoolExecutor(max_workers=workers)
     runs = {p: pool.submit(_trace_once, servers, p, out) for p in scripts}
     yield lambda script: runs[Path(script)].result()

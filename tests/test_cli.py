@@ -268,3 +268,59 @@ def test_dash_m_bad_modules_are_bad_input(tmp_path):
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     proc = fxcheck("trace", cwd=tmp_path)
     assert proc.returncode == 2 and "-m MODULE" in proc.stderr
+
+
+def test_an_output_that_cannot_be_written_at_the_end_is_one_line_and_exit_2(tmp_path):
+    """The --json folder existed when the run began and the script removed it: the report is still shown,
+    the trace still saved, and the one output lost is told in one line, exit 2."""
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    gone.mkdir()
+    kept.mkdir()
+    script = tmp_path / "cleans_up.py"
+    script.write_text(
+        "import shutil, sys\nimport torch\n"
+        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for step in range(3):\n"
+        "    opt.zero_grad()\n    model(torch.ones(4, 2)).sum().backward()\n    opt.step()\n"
+        "shutil.rmtree(sys.argv[1])\n")
+    proc = fxcheck("trace", str(script), "--json", str(gone / "r.json"), "--save", str(kept / "t.json"), "--",
+                   str(gone))
+    assert proc.returncode == 2, proc.stderr
+    assert f"could not write --json {gone / 'r.json'}" in proc.stderr and "Traceback" not in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if "fxcheck: error" in line]) == 1
+    assert "Summary" in proc.stdout and json.loads((kept / "t.json").read_text())["format"] == "fxcheck-trace"
+
+
+def test_help_shows_names_not_typer_placeholders():
+    for command in ("trace", "check", "show", "diff", "explain"):
+        proc = fxcheck(command, "--help")
+        assert proc.returncode == 0, proc.stderr
+        usage = proc.stdout.splitlines()[0]
+        assert "{" not in usage and "}" not in usage, usage
+        for noise in ("<int range>", "<str>", "<path>", "<int>", "<list[str]>", "<float"):
+            assert noise not in proc.stdout, (command, noise, proc.stdout)
+    trace_help = fxcheck("trace", "--help").stdout
+    assert "[SCRIPT] [SCRIPT_ARGS]..." in trace_help and "-m, --module MODULE" in trace_help
+    assert "--steps N" in trace_help and "--json PATH" in trace_help
+
+
+def test_a_piped_report_never_breaks_a_file_and_line(tmp_path):
+    """A CI log: stdout piped, no COLUMNS. Findings at a long path keep `path:line` on one line."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    deep = tmp_path / "experiments" / "2026-12-04_mixed_precision_accumulation_sweep" / "baseline_configuration"
+    deep.mkdir(parents=True)
+    script = deep / "train_with_clipping_before_unscale.py"
+    shutil.copy(SAMPLES / "fx104_clip_scaled_gradients.py", script)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.run([sys.executable, "-m", "fxcheck", "trace", str(script), "--steps", "4"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stderr
+    place = f"{script.relative_to(tmp_path)}:"
+    assert len(place) > 100
+    lines_with_place = [line for line in proc.stdout.splitlines() if place in line]
+    assert lines_with_place, proc.stdout  # the whole path and its line number, on one line
+    assert any(line.split(place, 1)[1][:1].isdigit() for line in lines_with_place)

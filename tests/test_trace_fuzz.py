@@ -68,7 +68,7 @@ def _judge(tmp_path, text, *commands):
             assert "fxcheck: error:" in result.output and len(result.output.strip().splitlines()) == 1, result.output
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)  # the same 120 cases every run: CI never turns red by chance
 @given(data=st.data(), value=JSON, delete=st.booleans())
 def test_mutated_traces_give_exit_2_or_a_result_never_a_traceback(real, tmp_path_factory, data, value, delete):
     places = list(_paths(real))

@@ -1,7 +1,7 @@
 """How fxcheck's cost grows with the length of a run, at about 1k, 10k and 100k events.
 
 A tiny model trained for N optimizer steps in a loop without a DataLoader (`--steps N` cuts it after N
-steps: about 5 events a step). For each N, measured in fresh processes:
+steps: 4 events a step). For each N, measured in fresh processes:
   events, trace bytes       the trace `fxcheck trace --save` wrote
   trace peak MB             peak resident memory of the traced run
   json.load s               a plain `python -c "json.load(open(TRACE))"` of that trace (the floor)
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 TARGET = 3.0  # check within 3x a plain json.load of the same trace, at 100k events
-SIZES = (200, 2000, 20000)  # optimizer steps: about 1k, 10k and 100k events
+SIZES = (250, 2500, 25000)  # optimizer steps: about 1k, 10k and 100k events (4 a step)
 
 WORKLOAD = """
 import torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import networkx as nx
 
@@ -157,14 +157,38 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
 
 
 def _check_values(value: Any, where_: str, depth: int) -> None:
+    """Nesting and number sizes of a value: checked fast, and walked again naming the place only when
+    something is wrong."""
+    if not _fine(value, depth):
+        _name_the_damage(value, where_, depth)
+
+
+def _fine(value: Any, depth: int) -> bool:
+    stack = [(value, depth)]
+    while stack:
+        v, d = stack.pop()
+        kind = type(v)
+        if kind is dict or kind is list:
+            if v and d >= _DEPTH:  # its items would lie deeper than any trace fxcheck writes
+                return False
+            stack.extend((x, d + 1) for x in (v.values() if kind is dict else v) if type(x) in _WALKED)
+        elif kind is int and (v > _NUMBER or v < -_NUMBER):
+            return False
+    return True
+
+
+_WALKED = (dict, list, int)
+
+
+def _name_the_damage(value: Any, where_: str, depth: int) -> None:
     if depth > _DEPTH:
         raise ValueError(f"{where_} is nested more than {_DEPTH} levels deep")
     if isinstance(value, dict):
         for k, v in value.items():
-            _check_values(v, f"{where_}.{k}", depth + 1)
+            _name_the_damage(v, f"{where_}.{k}", depth + 1)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _check_values(v, f"{where_}[{i}]", depth + 1)
+            _name_the_damage(v, f"{where_}[{i}]", depth + 1)
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _NUMBER:
         raise ValueError(f"{where_} is a number of {len(str(abs(value)))} digits")
 
@@ -265,7 +289,31 @@ def events(g: nx.DiGraph, *kinds: str) -> list[dict[str, Any]]:
     ordered = g.graph["events"]
     if not kinds:
         return ordered
+    by_kind = _memo(g, "by_kind", lambda: _by_kind(ordered))
+    if len(kinds) == 1:
+        return list(by_kind.get(kinds[0], ()))
     return [e for e in ordered if e["kind"] in kinds]
+
+
+def _by_kind(ordered: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    index: dict[str, list[dict[str, Any]]] = {}
+    for e in ordered:
+        index.setdefault(e["kind"], []).append(e)
+    return index
+
+
+def _memo(g: nx.DiGraph, name: str, compute: Callable[[], Any]) -> Any:
+    """A query's answer computed once per built graph (a graph is not changed once built): the rules ask
+    for the same cycles many times, and a long run has hundreds of thousands of events."""
+    memo = g.graph.setdefault("_memo", {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
+def _boundaries(g: nx.DiGraph) -> list[str | None]:
+    """The optimizer each event ends the cycle of (step_boundary), event by event."""
+    return _memo(g, "boundaries", lambda: [step_boundary(e) for e in g.graph["events"]])
 
 
 def objects(g: nx.DiGraph, type_: str) -> list[dict[str, Any]]:
@@ -307,11 +355,15 @@ def involves(e: dict[str, Any], opt: str) -> bool:
 
 def cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
     """The optimizer's cycles in order; the last one is unfinished if the run went on after its last step."""
+    return list(_memo(g, ("cycles", opt), lambda: _cycles(g, opt)))
+
+
+def _cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
     found: list[Cycle] = []
     current: list[dict[str, Any]] = []
-    for e in events(g):
+    for e, ended in zip(events(g), _boundaries(g)):
         current.append(e)
-        if step_boundary(e) == opt:
+        if ended == opt:
             found.append(Cycle(opt, len(found) + 1, current, e))
             current = []
     if current:
@@ -321,12 +373,7 @@ def cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
 
 def stepped_optimizers(g: nx.DiGraph) -> list[str]:
     """Optimizers that stepped (or had a step skipped by the scaler), in order of their first step."""
-    seen: list[str] = []
-    for e in events(g):
-        key = step_boundary(e)
-        if key and key not in seen:
-            seen.append(key)
-    return seen
+    return list(_memo(g, "stepped", lambda: list(dict.fromkeys(k for k in _boundaries(g) if k))))
 
 
 def unfed_optimizers(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:

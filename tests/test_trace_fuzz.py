@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
-from conftest import SAMPLES
+from conftest import SAMPLES, fxcheck
 from fxcheck import cli
 
 pytestmark = pytest.mark.xdist_group("fuzz")  # one worker traces the sample once
@@ -78,19 +78,26 @@ def test_mutated_traces_give_exit_2_or_a_result_never_a_traceback(real, tmp_path
 
 
 def test_the_damages_seen_in_the_field_are_one_line_errors(real, tmp_path):
+    """Each damage a user met, through the real command line in a process of its own: check, show and diff
+    exit 2 with one line naming what is wrong, never a traceback."""
     events_dict = dict(real, events={"0": real["events"][0]})
     long_seq = json.dumps(real).replace('"seq": 0,', '"seq": ' + "7" * 5001 + ",", 1)
     deep = json.dumps(dict(real, meta={"x": 0})).replace('{"x": 0}', "[" * 100000 + "]" * 100000)
     wrong_type = json.loads(json.dumps(real))
     for e in wrong_type["events"]:
         e["data"] = {k: "many" for k in e["data"]}
-    for text in (json.dumps(events_dict), long_seq, deep, json.dumps(dict(real, version=True)), json.dumps(wrong_type)):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(real))
+    damages = {"events a dict": (json.dumps(events_dict), "events is a dict"),
+               "a 5001-digit seq": (long_seq, "not an fxcheck trace"),
+               "deep nesting": (deep, "not an fxcheck trace"),
+               "version true": (json.dumps(dict(real, version=True)), "format version True"),
+               "data of the wrong type": (json.dumps(wrong_type), "damaged fxcheck trace")}
+    for name, (text, says) in damages.items():
         path = tmp_path / "t.json"
         path.write_text(text)
-        result = CliRunner().invoke(cli.app, ["check", str(path), "-q"])
-        assert result.exit_code in (0, 1, 2, 4) and result.exception is None or isinstance(result.exception, SystemExit)
-        assert "Traceback" not in result.output, result.output
-    bool_version = tmp_path / "v.json"
-    bool_version.write_text(json.dumps(dict(real, version=True)))
-    result = CliRunner().invoke(cli.app, ["check", str(bool_version)])
-    assert result.exit_code == 2 and "format version True" in result.output
+        for args in (["check", str(path), "-q"], ["show", str(path)], ["diff", str(good), str(path)]):
+            proc = fxcheck(*args)
+            assert proc.returncode == 2, (name, args, proc.returncode, proc.stdout, proc.stderr)
+            assert says in proc.stderr and "Traceback" not in proc.stderr + proc.stdout, (name, args, proc.stderr)
+            assert len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout.strip(), (name, args, proc.stderr)

@@ -134,6 +134,21 @@ def _check(value: Any, fields: dict[str, Any], where_: str) -> None:
                 raise TypeError(f"{where_}.{name} is {_shown(v)}")
 
 
+def _event_fine(e: Any) -> bool:
+    """_check(e, _EVENT) for the common case, without its per-field loop: False sends the event to _check,
+    which names what is wrong."""
+    if type(e) is not dict:
+        return False
+    seq, kind, line, data = e.get("seq"), e.get("kind"), e.get("line"), e.get("data")
+    if type(seq) is not int or not -_NUMBER <= seq <= _NUMBER or type(kind) is not str:
+        return False
+    if line is not None and (type(line) is not int or not -_NUMBER <= line <= _NUMBER):
+        return False
+    if data is not None and type(data) is not dict:
+        return False
+    return all(v is None or type(v) is str for v in (e.get("obj"), e.get("file"), e.get("function")))
+
+
 def _shown(v: Any) -> str:
     text = json.dumps(v)[:40] if isinstance(v, (str, int, float, bool, type(None))) else type(v).__name__
     return "missing" if v is None else text
@@ -148,7 +163,8 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
         _check(o, _OBJECT, f"{prefix}objects[{i}]")
     seqs = set()
     for i, e in enumerate(doc.get("events") or []):
-        _check(e, _EVENT, f"{prefix}events[{i}]")
+        if not _event_fine(e):
+            _check(e, _EVENT, f"{prefix}events[{i}]")
         if e["seq"] < 0 or e["seq"] in seqs:
             raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is negative or repeated")
         seqs.add(e["seq"])

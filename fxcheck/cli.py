@@ -55,17 +55,32 @@ class _Command(typer.core.TyperCommand):
     def get_help(self, ctx: typer.Context) -> str:
         text = re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_help(ctx))
         return self._TYPE_LABEL.sub(lambda m: " " * len(m.group()), text)  # blanked: the columns stay aligned
-def _width(stream: object) -> int | None:
-    """Piped output (CI logs) is not wrapped at 80 columns: wide enough that no `file:line` breaks."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        """A bad option value or a missing argument is one line and exit 2, as all bad input is."""
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) != EXIT_BAD_INPUT or not hasattr(exc, "format_message"):
+                raise
+            raise _fail(f"{exc.format_message()} (`fxcheck {ctx.info_name} --help` lists the options)") from None
+
+
+def _terminal(stream: object) -> bool:
     try:
-        terminal = stream.isatty()  # type: ignore[attr-defined]
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
-        terminal = False
-    return None if terminal or os.environ.get("COLUMNS") else 240
+        return False
 
 
-out = Console(highlight=False, width=_width(sys.stdout))
-err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+def _width(stream: object) -> int | None:
+    """Piped output (CI logs) is laid out wide enough that no table cuts a `file:line` (and its lines of
+    text are never wrapped: soft_wrap below)."""
+    return None if _terminal(stream) or os.environ.get("COLUMNS") else 240
+
+
+out = Console(highlight=False, width=_width(sys.stdout), soft_wrap=not _terminal(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr), soft_wrap=not _terminal(sys.stderr))
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

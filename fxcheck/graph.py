@@ -155,6 +155,8 @@ def _shown(v: Any) -> str:
 
 
 def _check_body(doc: dict[str, Any], prefix: str) -> None:
+    if not isinstance(doc.get("meta"), dict):  # every trace fxcheck writes says what ran and how it ended
+        raise TypeError(f"{prefix}{'.' if prefix else ''}meta is {_shown(doc.get('meta'))}, not an object")
     for name, kind in (("meta", dict), ("objects", list), ("events", list)):
         if doc.get(name) is not None and not isinstance(doc[name], kind):
             raise TypeError(f"{prefix}{'.' if prefix else ''}{name} is a {type(doc[name]).__name__}, not a "

@@ -324,3 +324,14 @@ def test_a_piped_report_never_breaks_a_file_and_line(tmp_path):
     lines_with_place = [line for line in proc.stdout.splitlines() if place in line]
     assert lines_with_place, proc.stdout  # the whole path and its line number, on one line
     assert any(line.split(place, 1)[1][:1].isdigit() for line in lines_with_place)
+    run_line = next(line for line in proc.stdout.splitlines() if line.startswith("Run:"))
+    assert "limits: --steps 4" in run_line, proc.stdout[:600]  # a line of text is never wrapped in a log
+
+
+def test_a_bad_option_value_or_a_missing_argument_is_one_line():
+    for args, says in ((["trace", str(SAMPLES / "clean_grad_none.py"), "--steps", "0"], "'--steps'"),
+                       (["trace", str(SAMPLES / "clean_grad_none.py"), "--timeout", "-1"], "'--timeout'"),
+                       (["diff", str(SAMPLES / "clean_grad_none.py")], "Missing argument 'B'")):
+        proc = fxcheck(*args)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("fxcheck: error:"), proc.stderr

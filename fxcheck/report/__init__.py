@@ -155,7 +155,8 @@ def model_graphs(g: nx.DiGraph) -> list[str]:
         if not d.get("graphs"):
             lines.append(f"{head}: {d.get('note')}")
             continue
-        lines.append(f"{head}: {d['graphs']} graph(s); modules {_counted(d.get('modules') or {})}")
+        modules = _counted(d.get("modules") or {}) or "none below the model itself"
+        lines.append(f"{head}: {d['graphs']} graph(s); modules {modules}")
         lines.append(f"  normalization/dropout: {layer_inventory(d.get('layers') or []) or 'none ran'}")
         dtypes = d.get("dtypes") or {}
         if d.get("autocast") or len(dtypes) > 1:

@@ -134,21 +134,6 @@ def _check(value: Any, fields: dict[str, Any], where_: str) -> None:
                 raise TypeError(f"{where_}.{name} is {_shown(v)}")
 
 
-def _event_fine(e: Any) -> bool:
-    """_check(e, _EVENT) for the common case, without its per-field loop: False sends the event to _check,
-    which names what is wrong."""
-    if type(e) is not dict:
-        return False
-    seq, kind, line, data = e.get("seq"), e.get("kind"), e.get("line"), e.get("data")
-    if type(seq) is not int or not -_NUMBER <= seq <= _NUMBER or type(kind) is not str:
-        return False
-    if line is not None and (type(line) is not int or not -_NUMBER <= line <= _NUMBER):
-        return False
-    if data is not None and type(data) is not dict:
-        return False
-    return all(v is None or type(v) is str for v in (e.get("obj"), e.get("file"), e.get("function")))
-
-
 def _shown(v: Any) -> str:
     text = json.dumps(v)[:40] if isinstance(v, (str, int, float, bool, type(None))) else type(v).__name__
     return "missing" if v is None else text
@@ -157,7 +142,7 @@ def _shown(v: Any) -> str:
 def _check_body(doc: dict[str, Any], prefix: str) -> None:
     if not isinstance(doc.get("meta"), dict):  # every trace fxcheck writes says what ran and how it ended
         raise TypeError(f"{prefix}{'.' if prefix else ''}meta is {_shown(doc.get('meta'))}, not an object")
-    for name, kind in (("meta", dict), ("objects", list), ("events", list)):
+    for name, kind in (("objects", list), ("events", list)):
         if doc.get(name) is not None and not isinstance(doc[name], kind):
             raise TypeError(f"{prefix}{'.' if prefix else ''}{name} is a {type(doc[name]).__name__}, not a "
                             f"{kind.__name__}")
@@ -165,8 +150,7 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
         _check(o, _OBJECT, f"{prefix}objects[{i}]")
     seqs = set()
     for i, e in enumerate(doc.get("events") or []):
-        if not _event_fine(e):
-            _check(e, _EVENT, f"{prefix}events[{i}]")
+        _check(e, _EVENT, f"{prefix}events[{i}]")
         if e["seq"] < 0 or e["seq"] in seqs:
             raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is negative or repeated")
         seqs.add(e["seq"])

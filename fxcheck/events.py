@@ -45,6 +45,97 @@ ALL_KINDS = (
     SAMPLER_ORDER, RNG_SEED, FRAMEWORK, LOADER_DERIVED, DDP_WRAP, DDP_FORWARD,
 )
 
+class Of:
+    """A list or an object whose every item is of the given types (a field's schema, see DATA below)."""
+
+    def __init__(self, container: type, *items: Any) -> None:
+        self.container, self.items = container, items
+
+    def holds(self, value: Any) -> bool:
+        if type(value) is not self.container:
+            return False
+        return all(typed(x, self.items) for x in (value.values() if self.container is dict else value))
+
+
+NUMBER = (float, int)  # a float written without a fraction reads back as an int
+NAME = (str, type(None))
+
+
+def typed(value: Any, types: Any) -> bool:
+    """Whether a value is of a field's types (a bool is not a number, though Python says so)."""
+    if isinstance(types, Of):
+        return types.holds(value)
+    if isinstance(types, tuple) and any(isinstance(t, Of) for t in types):
+        return any(typed(value, t) for t in types)
+    if isinstance(value, bool):
+        return types is bool or (isinstance(types, tuple) and bool in types)
+    return isinstance(value, types)
+
+
+COUNTS = Of(dict, int)  # {optimizer key: parameters}
+NAMES = Of(list, str)
+
+# The types of the fields each kind's data holds, as capture writes them: a trace is read against this, so a
+# value of another type (a count written as text) is a damaged trace, not a silently different verdict. A
+# field missing is allowed (older traces lack newer fields); a field not listed is kept but never read.
+DATA: dict[str, dict[str, Any]] = {
+    OBJECT_CREATED: {},
+    LOADER_PASS: {"index": int, "length": (int, type(None)), "cut": (int, type(None)), "batches": int, "training": bool,
+                  "framework": bool, "frame": NAME, "augmented": COUNTS, "differenced": NAMES, "recorded": NAMES,
+                  "divided_loss_sum": NUMBER, "loss_divisor": NUMBER, "locals_start": Of(dict, *NUMBER),
+                  "locals_end": Of(dict, *NUMBER), "models_start": Of(dict, dict), "models_end": Of(dict, dict)},
+    LOADER_BATCH: {"index": int},
+    LOADER_END: {"pass": int, "reason": str, "batches": int},
+    BACKWARD: {"scaled": bool, "touched": COUNTS, "inside_step": NAME, "divisor": NUMBER, "hand_updated": int,
+               "orphans": int, "orphan_shapes": Of(list, list)},
+    GRAD_SET: {"touched": COUNTS},
+    GRAD_CLEAR: {"cleared": COUNTS, "dropped": COUNTS, "set_to_none": bool, "via": str},
+    OPTIMIZER_STEP: {"via_scaler": NAME, "stale": int, "cleared": COUNTS, "touched": COUNTS, "checksum": str,
+                     "checksum_step": int, "cleared_before_step": int, "closure": bool, "ddp_changed": Of(dict, dict),
+                     "eval_mode_models": NAMES, "fresh": int, "frozen_updated": int, "lr": NUMBER, "modal_models": int,
+                     "params": int, "state_edit": NAME, "state_size": int, "state_step": (int, type(None)),
+                     "trainable": int},
+    SCALER_SCALE: {"enabled": bool},
+    SCALER_UNSCALE: {"optimizer": NAME, "internal": bool},
+    SCALER_STEP: {"optimizer": NAME, "skipped": bool, "enabled": bool, "raised": str},
+    SCALER_UPDATE: {"scale_before": (*NUMBER, type(None)), "scale_after": (*NUMBER, type(None))},
+    CLIP: {"function": str, "optimizers": NAMES, "limit": (*NUMBER, type(None)), "hand": Of(dict, bool)},
+    SCHEDULER_STEP: {"optimizer": NAME, "lr": Of(list, *NUMBER)},
+    MODULE_MODE: {"training": bool},
+    MODEL_FORWARD: {"training": bool, "grad_enabled": bool, "autocast": NAME, "phase": str, "held": bool,
+                    "iterated_layers": int, "mode_layers": int, "recorded": bool, "stats_before": int,
+                    "stats_after": int, "through": str, "train_layers": dict, "trained": bool, "unbuilt": NAMES},
+    HAND_UPDATE: {"backward": int, "params": int, "of": int},
+    NORM_RESET: {"layer": str},
+    MODEL_GRAPH: {"phase": str, "source": str, "graphs": int, "breaks": NAMES, "note": NAME, "modules": COUNTS,
+                  "layers": Of(list, dict), "dtypes": Of(dict, dict), "active_dropout": Of(list, dict),
+                  "autocast": NAME, "backend": str, "ops": COUNTS, "seconds": (*NUMBER, type(None)), "training": bool},
+    CHECKPOINT: {"target": str, "path": NAME, "via": str, "whole_module": bool, "model_tensors": int,
+                 "optimizer_state": int, "scaler_state": int, "scheduler_state": int},
+    OPTIMIZER_LOAD: {"saved_at": (int, type(None)), "source": NAME},
+    SAMPLER_ORDER: {"prefix": Of(list, int), "sampler": str, "set_epoch": (int, type(None)), "shuffle": bool},
+    RNG_SEED: {"seed": int},
+    FRAMEWORK: {"framework": str, "applied": dict, "kept": dict, "object": str, "accumulation": (int, type(None)),
+                "leaves_loaders": bool},
+    LOADER_DERIVED: {"source": NAME},
+    DDP_WRAP: {"module": NAME, "previous": NAME, "after_steps": int, "params": int},
+    DDP_FORWARD: {"module": NAME, "grad_enabled": bool, "sync": bool},
+}
+# The attributes of each type of tracked object.
+ATTRS: dict[str, dict[str, Any]] = {
+    "optimizer": {"lr": (*NUMBER, type(None)), "params": int, "shares_stepped": COUNTS},
+    "scaler": {"device": NAME, "enabled": bool, "init_scale": (*NUMBER, type(None))},
+    "scheduler": {"optimizer": NAME},
+    "loader": {"batch_size": (int, type(None)), "dataset": NAME, "default_order": bool, "drop_last": bool,
+               "length": (int, type(None)), "sampler": NAME, "shuffle": bool},
+    "model": {"part_of": NAME},
+    "ddp": {"module": NAME},
+}
+# What a run's meta says about it, read by the reports and by a distributed run's merge.
+META = {"script": NAME, "module": NAME, "args": Of(list, str), "cwd": NAME, "fxcheck": NAME, "torch": NAME,
+        "python": NAME, "status": NAME, "reason": NAME, "seconds": (*NUMBER, type(None)), "limits": dict,
+        "loops": Of(list, dict), "rank": int, "ranks": int, "process_group": bool}
+
 # Tracked object types.
 OPTIMIZER = "optimizer"
 SCALER = "scaler"

@@ -135,7 +135,7 @@ def _check(value: Any, fields: dict[str, Any], where_: str) -> None:
 
 
 def _shown(v: Any) -> str:
-    text = json.dumps(v)[:40] if isinstance(v, (str, int, float, bool, type(None))) else type(v).__name__
+    text = json.dumps(v)[:40] if isinstance(v, (str, int, float, bool, type(None))) else _NAMES.get(type(v), ("a " + type(v).__name__,))[0]
     return "missing" if v is None else text
 
 
@@ -148,14 +148,52 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
                             f"{kind.__name__}")
     for i, o in enumerate(doc.get("objects") or []):
         _check(o, _OBJECT, f"{prefix}objects[{i}]")
-    seqs = set()
+        if o["type"] not in ev.ATTRS:
+            raise ValueError(f"{prefix}objects[{i}].type {_shown(o['type'])} is not a type of object fxcheck tracks")
+        _check_fields(o.get("attrs"), ev.ATTRS[o["type"]], f"{prefix}objects[{i}].attrs")
+    last = -1
     for i, e in enumerate(doc.get("events") or []):
         _check(e, _EVENT, f"{prefix}events[{i}]")
-        if e["seq"] < 0 or e["seq"] in seqs:
-            raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is negative or repeated")
-        seqs.add(e["seq"])
+        if e["seq"] <= last:  # the loop model is replayed in this order: it is the order things happened in
+            raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is not after the seq before it ({last})")
+        last = e["seq"]
+        fields = ev.DATA.get(e["kind"])
+        if fields is None:
+            raise ValueError(f"{prefix}events[{i}].kind {_shown(e['kind'])} is not a kind of event fxcheck writes")
+        _check_fields(e.get("data"), fields, f"{prefix}events[{i}].data")
         _check_values(e.get("data"), f"{prefix}events[{i}].data", 0)
+    _check_fields(doc.get("meta"), ev.META, f"{prefix}meta")
     _check_values(doc.get("meta"), f"{prefix}meta", 0)
+
+
+def _check_fields(values: dict[str, Any] | None, fields: dict[str, Any], where_: str) -> None:
+    """The fields fxcheck reads are of the types it writes (events.DATA): a count written as text would
+    otherwise give a verdict on something that never ran."""
+    for name, value in (values or {}).items():
+        types = fields.get(name)
+        if types is not None and type(value) is not types and not ev.typed(value, types):
+            of = types if isinstance(types, ev.Of) else None
+            if of is not None and type(value) is of.container:  # name the item that is not what it should be
+                items = value.items() if of.container is dict else enumerate(value)
+                at, item = next((k, v) for k, v in items if not ev.typed(v, of.items))
+                raise TypeError(f"{where_}.{name}{f'.{at}' if of.container is dict else f'[{at}]'} is "
+                                f"{_shown(item)}, not {_type_name(of.items)}")
+            raise TypeError(f"{where_}.{name} is {_shown(value)}, not {_type_name(types)}")
+
+
+def _type_name(types: Any, plural: bool = False) -> str:
+    if isinstance(types, ev.Of):
+        return f"{'a list' if types.container is list else 'an object'} of {_type_name(types.items, plural=True)}"
+    parts = types if isinstance(types, tuple) else (types,)
+    if float in parts:
+        parts = tuple(t for t in parts if t is not int)
+    shown = [_type_name(t, plural) if isinstance(t, ev.Of) else _NAMES[t][plural] for t in parts]
+    return " or ".join(dict.fromkeys(shown))
+
+
+_NAMES = {bool: ("true or false", "true/false values"), int: ("a whole number", "whole numbers"),
+          float: ("a number", "numbers"), str: ("text", "texts"), dict: ("an object", "objects"),
+          list: ("a list", "lists"), type(None): ("null", "nulls")}
 
 
 def _check_values(value: Any, where_: str, depth: int) -> None:

@@ -32,6 +32,7 @@ class CliRun:
     stdout: str
     stderr: str
     report: dict | None
+    trace: Path | None = None  # the trace it saved (`--save`), where the run was asked to save one
 
     @property
     def findings(self) -> list[dict]:
@@ -176,11 +177,12 @@ def _trace_once(servers: "queue.Queue[_ForkServer]", script: Path, out: Path) ->
     report_path = out / f"{script.parent.name}-{script.stem}.json"
     server = servers.get()
     try:
-        code, stdout, stderr = server.run(["trace", str(script), "--json", str(report_path)], report_path)
+        code, stdout, stderr = server.run(["trace", str(script), "--json", str(report_path), "--save",
+                                           str(report_path.with_suffix(".trace"))], report_path)
     finally:
         servers.put(server)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return CliRun(code, stdout, stderr, report)
+    return CliRun(code, stdout, stderr, report, report_path.with_suffix(".trace"))
 
 
 @pytest.fixture(scope="session")

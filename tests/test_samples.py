@@ -75,3 +75,20 @@ def test_every_pass_is_earned_by_what_the_run_observed(script, traced):
             for noun, key in COUNTED:
                 if what.startswith(noun) or what.startswith(f"accumulation {noun}"):
                     assert int(of) <= observed[key], (c["rule"], c["evidence"], key, observed[key])
+
+
+@pytest.mark.parametrize("script", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_saved_trace_reads_back_to_the_same_verdicts(script, traced):
+    """What `trace --save` writes passes the format's checks on load (events.DATA: every field of every kind
+    of event, as the capture writes it), and `check` of it judges exactly as the live run did."""
+    from fxcheck import graph, rules
+
+    run = traced(script)
+    if run.report is None:
+        pytest.skip("no report (the corpus and sample tests say why)")
+    trace = graph.load(run.trace)
+    assert isinstance(trace, graph.Trace), "a script of one process saves one event stream"
+    checks = rules.run_all(graph.build(trace))
+    assert {(c.rule.id, c.status) for c in checks} == {(c["rule"], c["status"]) for c in run.report["checks"]}
+    assert sorted((f.rule, f.line) for c in checks for f in c.findings) == sorted(
+        (f["rule"], f["line"]) for f in run.findings)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
 from conftest import SAMPLES, fxcheck
-from fxcheck import cli
+from fxcheck import cli, graph
 
 pytestmark = pytest.mark.xdist_group("fuzz")  # one worker traces the sample once
 
@@ -101,3 +101,45 @@ def test_the_damages_seen_in_the_field_are_one_line_errors(real, tmp_path):
             assert proc.returncode == 2, (name, args, proc.returncode, proc.stdout, proc.stderr)
             assert says in proc.stderr and "Traceback" not in proc.stderr + proc.stdout, (name, args, proc.stderr)
             assert len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout.strip(), (name, args, proc.stderr)
+
+
+def _damaged(doc, change):
+    doc = json.loads(json.dumps(doc))
+    change(doc)
+    with pytest.raises(graph.TraceFormatError) as caught:
+        graph.loads(json.dumps(doc), "t.json")
+    return str(caught.value)
+
+
+def test_every_field_a_rule_reads_is_of_the_type_the_capture_writes(real):
+    """A value of another type in any field of any kind of event (a count written as text, a list for a
+    number) is a damaged trace naming the field, not a verdict on something that never ran."""
+    seen = set()
+    for i, e in enumerate(real["events"]):
+        for name, value in e["data"].items():
+            if (e["kind"], name) in seen:
+                continue
+            seen.add((e["kind"], name))
+            wrong = [1.5] if isinstance(value, str) or value is None else "many"
+
+            def change(doc, i=i, name=name, wrong=wrong):
+                doc["events"][i]["data"][name] = wrong
+            assert f"events[{i}].data.{name} is " in _damaged(real, change), (e["kind"], name)
+    assert len(seen) >= 30, sorted(seen)  # the AMP sample writes most kinds and fields
+
+
+def test_a_trace_out_of_order_or_of_unknown_kinds_is_damaged(real):
+    def swap(doc):
+        doc["events"][3], doc["events"][4] = doc["events"][4], doc["events"][3]
+    assert "events[4].seq 3 is not after the seq before it (4)" in _damaged(real, swap)
+    assert 'kind "optimizer.stepp" is not a kind of event' in _damaged(
+        real, lambda doc: doc["events"][2].update(kind="optimizer.stepp"))
+    assert 'type "thing" is not a type of object' in _damaged(real, lambda doc: doc["objects"][0].update(type="thing"))
+    step = next(i for i, e in enumerate(real["events"]) if e["kind"] == "optimizer.step")
+    assert f"events[{step}].data.touched.optimizer#1 is \"3\", not a whole number" in _damaged(
+        real, lambda doc: doc["events"][step]["data"].update(touched={"optimizer#1": "3"}))
+    opt = next(i for i, o in enumerate(real["objects"]) if o["type"] == "optimizer")
+    assert f"objects[{opt}].attrs.params is 2.5, not a whole number" in _damaged(
+        real, lambda doc: doc["objects"][opt]["attrs"].update(params=2.5))
+    assert "meta.limits is a list, not an object" in _damaged(real, lambda doc: doc["meta"].update(limits=[1]))
+    assert "meta.rank is true, not a whole number" in _damaged(real, lambda doc: doc["meta"].update(rank=True))

@@ -33,7 +33,33 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_SCRIPT_ERROR, EXIT_NOTHING, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
+class _Group(typer.core.TyperGroup):
+    """`fxcheck nosuchcommand` or an unknown option before the command: one line and exit 2, as all bad input is."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return _one_line_usage(lambda: super(_Group, self).parse_args(ctx, args), _COMMANDS)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        return _one_line_usage(lambda: super(_Group, self).resolve_command(ctx, args), _COMMANDS)
+
+
+_COMMANDS = "`fxcheck --help` lists the commands"
+
+
+def _one_line_usage(parse: Callable[[], Any], where_help_is: str) -> Any:
+    """Click's usage errors (exit 2, with a usage block) as one line naming where the help is; the help
+    itself (asked for, or shown for no arguments) is left as it is."""
+    try:
+        return parse()
+    except Exception as exc:
+        if getattr(exc, "exit_code", None) != EXIT_BAD_INPUT or not hasattr(exc, "format_message") or \
+                type(exc).__name__ == "NoArgsIsHelpError":
+            raise
+        raise _fail(f"{exc.format_message()} ({where_help_is})") from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="fxcheck",
     help="Verify a PyTorch training loop by running it: every check passed or failed, with evidence.",
     add_completion=False,
@@ -47,23 +73,22 @@ class _Command(typer.core.TyperCommand):
     """Help and usage as a user reads them: `TRACE`, not typer's `{TRACE}`; an argument's metavar without
     a type label after it (`SCRIPT`, not `SCRIPT <str>`)."""
 
-    _TYPE_LABEL = re.compile(r"(?<=[A-Z_\]]) <[a-z\[\] ]+>")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
 
     def get_usage(self, ctx: typer.Context) -> str:
         return re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_usage(ctx))
 
     def get_help(self, ctx: typer.Context) -> str:
-        text = re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_help(ctx))
-        return self._TYPE_LABEL.sub(lambda m: " " * len(m.group()), text)  # blanked: the columns stay aligned
+        return re.sub(r"\{([A-Z_]+)\}", r"\1", super().get_help(ctx))
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         """A bad option value or a missing argument is one line and exit 2, as all bad input is."""
-        try:
-            return super().parse_args(ctx, args)
-        except Exception as exc:
-            if getattr(exc, "exit_code", None) != EXIT_BAD_INPUT or not hasattr(exc, "format_message"):
-                raise
-            raise _fail(f"{exc.format_message()} (`fxcheck {ctx.info_name} --help` lists the options)") from None
+        return _one_line_usage(lambda: super(_Command, self).parse_args(ctx, args),
+                               f"`fxcheck {ctx.info_name} --help` lists the options")
 
 
 def _terminal(stream: object) -> bool:

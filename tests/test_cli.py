@@ -302,6 +302,8 @@ def test_help_shows_names_not_typer_placeholders():
     trace_help = fxcheck("trace", "--help").stdout
     assert "[SCRIPT] [SCRIPT_ARGS]..." in trace_help and "-m, --module MODULE" in trace_help
     assert "--steps N" in trace_help and "--json PATH" in trace_help
+    arguments = trace_help.split("Arguments:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert arguments[0].startswith("  SCRIPT       The training script"), arguments  # laid out for the names shown
 
 
 def test_a_piped_report_never_breaks_a_file_and_line(tmp_path):
@@ -331,7 +333,9 @@ def test_a_piped_report_never_breaks_a_file_and_line(tmp_path):
 def test_a_bad_option_value_or_a_missing_argument_is_one_line():
     for args, says in ((["trace", str(SAMPLES / "clean_grad_none.py"), "--steps", "0"], "'--steps'"),
                        (["trace", str(SAMPLES / "clean_grad_none.py"), "--timeout", "-1"], "'--timeout'"),
-                       (["diff", str(SAMPLES / "clean_grad_none.py")], "Missing argument 'B'")):
+                       (["diff", str(SAMPLES / "clean_grad_none.py")], "Missing argument 'B'"),
+                       (["nosuchcommand"], "No such command 'nosuchcommand'. (`fxcheck --help` lists the commands)"),
+                       (["--bogus", "check"], "No such option: --bogus")):
         proc = fxcheck(*args)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("fxcheck: error:"), proc.stderr

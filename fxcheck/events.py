@@ -46,30 +46,19 @@ ALL_KINDS = (
 )
 
 class Of:
-    """A list or an object whose every item is of the given types (a field's schema, see DATA below)."""
+    """A list or an object whose every item is of one of the given types (a field's schema, see DATA below)."""
 
-    def __init__(self, container: type, *items: Any) -> None:
-        self.container, self.items = container, items
+    def __init__(self, container: type, *items: type) -> None:
+        self.container, self.items = container, frozenset(items)
 
     def holds(self, value: Any) -> bool:
-        if type(value) is not self.container:
-            return False
-        return all(typed(x, self.items) for x in (value.values() if self.container is dict else value))
+        items = self.items
+        return type(value) is self.container and all(
+            type(x) in items for x in (value.values() if self.container is dict else value))
 
 
 NUMBER = (float, int)  # a float written without a fraction reads back as an int
 NAME = (str, type(None))
-
-
-def typed(value: Any, types: Any) -> bool:
-    """Whether a value is of a field's types (a bool is not a number, though Python says so)."""
-    if isinstance(types, Of):
-        return types.holds(value)
-    if isinstance(types, tuple) and any(isinstance(t, Of) for t in types):
-        return any(typed(value, t) for t in types)
-    if isinstance(value, bool):
-        return types is bool or (isinstance(types, tuple) and bool in types)
-    return isinstance(value, types)
 
 
 COUNTS = Of(dict, int)  # {optimizer key: parameters}

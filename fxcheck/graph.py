@@ -106,7 +106,7 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
             if not isinstance(ranks, list) or not ranks:
                 raise ValueError("\"ranks\" is not a list of ranks")
             for i, r in enumerate(ranks):
-                _check(r, {"rank": int}, f"ranks[{i}]")
+                _check(r, _RANK, f"ranks[{i}]")
                 if "missing" not in r:
                     _check_body(r, f"ranks[{i}]")
             return Ranked({int(r["rank"]): None if "missing" in r else _trace(r) for r in ranks})
@@ -117,21 +117,37 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
 
 
 # What a trace holds, field by field: anything else is a damaged trace, told in one line.
-_EVENT = {"seq": int, "kind": str, "obj": (str, type(None)), "file": (str, type(None)), "line": (int, type(None)),
-          "function": (str, type(None)), "data": (dict, type(None))}
-_OBJECT = {"key": str, "type": str, "cls": str, "file": (str, type(None)), "line": (int, type(None)),
-           "function": (str, type(None)), "attrs": (dict, type(None))}
 _DEPTH, _NUMBER = 24, 10**15  # nesting and magnitude no trace fxcheck writes comes near
 
 
-def _check(value: Any, fields: dict[str, Any], where_: str) -> None:
-    if not isinstance(value, dict):
-        raise TypeError(f"{where_} is a {type(value).__name__}, not an object")
+def _compiled(fields: dict[str, Any]) -> dict[str, tuple[frozenset[type], ev.Of | None]]:
+    """A field's types as the exact types a JSON value may have (so a bool is never a number), and the
+    list or object of items it may be: one set lookup a value, as a long trace has millions."""
+    out = {}
     for name, types in fields.items():
-        if name in value or types is int or types is str:
-            v = value.get(name)
-            if not isinstance(v, types) or isinstance(v, bool) or (isinstance(v, int) and abs(v) > _NUMBER):
-                raise TypeError(f"{where_}.{name} is {_shown(v)}")
+        parts = types if isinstance(types, tuple) else (types,)
+        out[name] = (frozenset(t for t in parts if isinstance(t, type)), next((t for t in parts if isinstance(t, ev.Of)), None))
+    return out
+
+
+_EVENT = _compiled({"seq": int, "kind": str, "obj": ev.NAME, "file": ev.NAME, "line": (int, type(None)),
+                    "function": ev.NAME, "data": (dict, type(None))})
+_OBJECT = _compiled({"key": str, "type": str, "cls": str, "file": ev.NAME, "line": (int, type(None)),
+                     "function": ev.NAME, "attrs": (dict, type(None))})
+_RANK = _compiled({"rank": int})
+_REQUIRED = {"seq", "kind", "key", "type", "cls", "rank"}
+_DATA = {kind: _compiled(fields) for kind, fields in ev.DATA.items()}
+_ATTRS = {type_: _compiled(fields) for type_, fields in ev.ATTRS.items()}
+_META = _compiled(ev.META)
+
+
+def _check(value: Any, fields: dict[str, tuple[frozenset[type], ev.Of | None]], where_: str) -> None:
+    if type(value) is not dict:
+        raise TypeError(f"{where_} is {_shown(value)}, not an object")
+    for name, (types, _) in fields.items():
+        v = value.get(name)
+        if (name in value or name in _REQUIRED) and (type(v) not in types or (type(v) is int and not -_NUMBER <= v <= _NUMBER)):
+            raise TypeError(f"{where_}.{name} is {_shown(v)}")
 
 
 def _shown(v: Any) -> str:
@@ -148,47 +164,53 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
                             f"{kind.__name__}")
     for i, o in enumerate(doc.get("objects") or []):
         _check(o, _OBJECT, f"{prefix}objects[{i}]")
-        if o["type"] not in ev.ATTRS:
+        if o["type"] not in _ATTRS:
             raise ValueError(f"{prefix}objects[{i}].type {_shown(o['type'])} is not a type of object fxcheck tracks")
-        _check_fields(o.get("attrs"), ev.ATTRS[o["type"]], f"{prefix}objects[{i}].attrs")
+        _check_fields(o.get("attrs"), _ATTRS[o["type"]], f"{prefix}objects[{i}].attrs")
     last = -1
     for i, e in enumerate(doc.get("events") or []):
         _check(e, _EVENT, f"{prefix}events[{i}]")
         if e["seq"] <= last:  # the loop model is replayed in this order: it is the order things happened in
             raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is not after the seq before it ({last})")
         last = e["seq"]
-        fields = ev.DATA.get(e["kind"])
+        fields = _DATA.get(e["kind"])
         if fields is None:
             raise ValueError(f"{prefix}events[{i}].kind {_shown(e['kind'])} is not a kind of event fxcheck writes")
-        _check_fields(e.get("data"), fields, f"{prefix}events[{i}].data")
-        _check_values(e.get("data"), f"{prefix}events[{i}].data", 0)
-    _check_fields(doc.get("meta"), ev.META, f"{prefix}meta")
+        data = e.get("data")
+        if data:
+            _check_fields(data, fields, f"{prefix}events[{i}].data")
+            _check_values(data, f"{prefix}events[{i}].data", 0)
+    _check_fields(doc.get("meta"), _META, f"{prefix}meta")
     _check_values(doc.get("meta"), f"{prefix}meta", 0)
 
 
-def _check_fields(values: dict[str, Any] | None, fields: dict[str, Any], where_: str) -> None:
+def _check_fields(values: dict[str, Any] | None, fields: dict[str, tuple[frozenset[type], ev.Of | None]],
+                  where_: str) -> None:
     """The fields fxcheck reads are of the types it writes (events.DATA): a count written as text would
     otherwise give a verdict on something that never ran."""
     for name, value in (values or {}).items():
-        types = fields.get(name)
-        if types is not None and type(value) is not types and not ev.typed(value, types):
-            of = types if isinstance(types, ev.Of) else None
-            if of is not None and type(value) is of.container:  # name the item that is not what it should be
-                items = value.items() if of.container is dict else enumerate(value)
-                at, item = next((k, v) for k, v in items if not ev.typed(v, of.items))
-                raise TypeError(f"{where_}.{name}{f'.{at}' if of.container is dict else f'[{at}]'} is "
-                                f"{_shown(item)}, not {_type_name(of.items)}")
-            raise TypeError(f"{where_}.{name} is {_shown(value)}, not {_type_name(types)}")
+        spec = fields.get(name)
+        if spec is None or type(value) in spec[0]:
+            continue
+        types, of = spec
+        if of is not None and of.holds(value):
+            continue
+        expected = " or ".join(dict.fromkeys([*([_type_name(of)] if of else []), *([_type_name(tuple(types))] if types else [])]))
+        if of is not None and type(value) is of.container:  # name the item that is not what it should be
+            items = value.items() if of.container is dict else enumerate(value)
+            at, item = next((k, v) for k, v in items if type(v) not in of.items)
+            raise TypeError(f"{where_}.{name}{f'.{at}' if of.container is dict else f'[{at}]'} is "
+                            f"{_shown(item)}, not {_type_name(tuple(of.items))}")
+        raise TypeError(f"{where_}.{name} is {_shown(value)}, not {expected}")
 
 
 def _type_name(types: Any, plural: bool = False) -> str:
     if isinstance(types, ev.Of):
-        return f"{'a list' if types.container is list else 'an object'} of {_type_name(types.items, plural=True)}"
-    parts = types if isinstance(types, tuple) else (types,)
+        return f"{'a list' if types.container is list else 'an object'} of {_type_name(tuple(types.items), plural=True)}"
+    parts = tuple(sorted(types, key=list(_NAMES).index))
     if float in parts:
         parts = tuple(t for t in parts if t is not int)
-    shown = [_type_name(t, plural) if isinstance(t, ev.Of) else _NAMES[t][plural] for t in parts]
-    return " or ".join(dict.fromkeys(shown))
+    return " or ".join(_NAMES[t][plural] for t in parts)
 
 
 _NAMES = {bool: ("true or false", "true/false values"), int: ("a whole number", "whole numbers"),

@@ -339,3 +339,15 @@ def test_a_bad_option_value_or_a_missing_argument_is_one_line():
         proc = fxcheck(*args)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("fxcheck: error:"), proc.stderr
+
+
+def test_no_command_prints_the_help_and_exits_2():
+    """`fxcheck` alone is not a run: its help lists the commands, and a CI step that forgot the
+    command fails instead of passing."""
+    proc = fxcheck()
+    assert proc.returncode == 2
+    shown = proc.stdout + proc.stderr
+    assert shown.startswith("Usage: fxcheck [OPTIONS] COMMAND [ARGS]..."), shown
+    for command in ("trace", "check", "show", "diff", "explain", "rules"):
+        assert f" {command} " in shown, (command, shown)
+    assert "Traceback" not in shown

@@ -1,15 +1,17 @@
 """Events -> networkx event graph; saving and loading traces (versioned JSON); shared queries.
 
-The graph has one node per event ("e<seq>", in happens-before order along "next" edges) and
-one node per tracked object ("optimizer#1", ...) with an "involves" edge to each event that
-used it. Every event node carries its coordinates: epoch, batch (within the epoch) and step
-(the optimizer cycle it belongs to). A saved trace holds the events and objects; the graph is
+The graph has one node per tracked object ("optimizer#1", ...); the events are its
+g.graph["events"], one attribute dict each in happens-before order (a long run has hundreds of
+thousands, and no query walks them as nodes). Every event carries its coordinates: epoch, batch
+(within the epoch) and step (the optimizer cycle it belongs to). A saved trace holds the events and objects; the graph is
 rebuilt from them, so a re-check of a saved trace sees exactly what the live run saw.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -28,6 +30,20 @@ READS = (1, 2)
 
 class TraceFormatError(ValueError):
     """A file that is not an fxcheck trace, or of a format version this fxcheck cannot read."""
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic collector off for a while (as it was, after). A long trace loads as hundreds of
+    thousands of small acyclic dicts, and each collection while they are made or read walks them all
+    again: it would take more time than the reading itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass
@@ -86,6 +102,11 @@ def load(path: str | Path) -> Trace | Ranked:
 
 def loads(text: str, path: str = "the trace") -> Trace | Ranked:
     """A trace from its JSON text (`path` names it in errors)."""
+    with gc_paused():
+        return _loads(text, path)
+
+
+def _loads(text: str, path: str) -> Trace | Ranked:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -94,6 +115,7 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
         raise TraceFormatError(f"{path} is not an fxcheck trace ({type(exc).__name__}: {str(exc)[:80]})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise TraceFormatError(f"{path} is not an fxcheck trace (no \"format\": \"{FORMAT}\")")
+    small_numbers = _LONG_NUMBER not in text.translate(_DIGITS)  # a C scan: a regex takes six times as long
     version = doc.get("version")
     if type(version) is not int or version not in READS:
         raise TraceFormatError(
@@ -108,9 +130,9 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
             for i, r in enumerate(ranks):
                 _check(r, _RANK, f"ranks[{i}]")
                 if "missing" not in r:
-                    _check_body(r, f"ranks[{i}]")
+                    _check_body(r, f"ranks[{i}]", small_numbers)
             return Ranked({int(r["rank"]): None if "missing" in r else _trace(r) for r in ranks})
-        _check_body(doc, "")
+        _check_body(doc, "", small_numbers)
         return _trace(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TraceFormatError(f"{path} is a damaged fxcheck trace ({exc})") from None
@@ -118,6 +140,8 @@ def loads(text: str, path: str = "the trace") -> Trace | Ranked:
 
 # What a trace holds, field by field: anything else is a damaged trace, told in one line.
 _DEPTH, _NUMBER = 24, 10**15  # nesting and magnitude no trace fxcheck writes comes near
+_DIGITS = str.maketrans(dict.fromkeys("0123456789", "0"))
+_LONG_NUMBER = "0" * len(str(_NUMBER))  # digits in a row: where the text has none, every whole number is in range
 
 
 def _compiled(fields: dict[str, Any]) -> dict[str, tuple[frozenset[type], ev.Of | None]]:
@@ -155,7 +179,10 @@ def _shown(v: Any) -> str:
     return "missing" if v is None else text
 
 
-def _check_body(doc: dict[str, Any], prefix: str) -> None:
+def _check_body(doc: dict[str, Any], prefix: str, small_numbers: bool = False) -> None:
+    """A trace's meta, objects and events are what fxcheck writes. `small_numbers`: the text has no run of
+    digits long enough to be a number out of range, so an event shaped like one checked before needs only
+    its lists and objects checked."""
     if not isinstance(doc.get("meta"), dict):  # every trace fxcheck writes says what ran and how it ended
         raise TypeError(f"{prefix}{'.' if prefix else ''}meta is {_shown(doc.get('meta'))}, not an object")
     for name, kind in (("objects", list), ("events", list)):
@@ -168,20 +195,58 @@ def _check_body(doc: dict[str, Any], prefix: str) -> None:
             raise ValueError(f"{prefix}objects[{i}].type {_shown(o['type'])} is not a type of object fxcheck tracks")
         _check_fields(o.get("attrs"), _ATTRS[o["type"]], f"{prefix}objects[{i}].attrs")
     last = -1
+    shapes: dict[tuple[Any, ...], tuple[tuple[str, ev.Of | None], ...]] = {}  # -> the lists and objects in its data
     for i, e in enumerate(doc.get("events") or []):
-        _check(e, _EVENT, f"{prefix}events[{i}]")
+        where_ = f"{prefix}events[{i}]"
+        shape = _shape(e) if small_numbers else None
+        nested = shapes.get(shape) if shape is not None else None
+        if nested is None:
+            _check_event(e, where_)
+            if shape is not None:
+                shapes[shape] = _containers(e["data"], _DATA[e["kind"]])
+        else:  # shaped as an event checked before: only its lists and objects can hold anything new
+            data = e["data"]
+            for name, flat in nested:
+                v = data[name]
+                if v and (flat is None or not flat.holds(v)):  # named precisely, or walked for its depth
+                    _check_fields({name: v}, _DATA[e["kind"]], f"{where_}.data")
+                    _check_values({name: v}, f"{where_}.data", 0)
         if e["seq"] <= last:  # the loop model is replayed in this order: it is the order things happened in
-            raise ValueError(f"{prefix}events[{i}].seq {e['seq']} is not after the seq before it ({last})")
+            raise ValueError(f"{where_}.seq {e['seq']} is not after the seq before it ({last})")
         last = e["seq"]
-        fields = _DATA.get(e["kind"])
-        if fields is None:
-            raise ValueError(f"{prefix}events[{i}].kind {_shown(e['kind'])} is not a kind of event fxcheck writes")
-        data = e.get("data")
-        if data:
-            _check_fields(data, fields, f"{prefix}events[{i}].data")
-            _check_values(data, f"{prefix}events[{i}].data", 0)
     _check_fields(doc.get("meta"), _META, f"{prefix}meta")
     _check_values(doc.get("meta"), f"{prefix}meta", 0)
+
+
+def _shape(e: Any) -> tuple[Any, ...] | None:
+    """An event's keys and the types of its values and its data's: a long trace has a few shapes of event,
+    and each is checked whole once (None: not an event with data, checked whole)."""
+    if type(e) is not dict or type(e.get("kind")) is not str or type(data := e.get("data")) is not dict:
+        return None
+    return tuple(e), tuple(map(type, e.values())), e["kind"], tuple(data), tuple(map(type, data.values()))
+
+
+def _containers(data: dict[str, Any], fields: dict[str, tuple[frozenset[type], ev.Of | None]]
+                ) -> tuple[tuple[str, ev.Of | None], ...]:
+    """The lists and objects in a data dict, each with the schema that holds for it when its items are all
+    of plain types (nothing nested to walk), else None."""
+    out = []
+    for name, v in data.items():
+        if type(v) is dict or type(v) is list:
+            types, of = fields.get(name, (frozenset(), None))
+            flat = of is not None and type(v) not in types and not of.items & {dict, list}
+            out.append((name, of if flat else None))
+    return tuple(out)
+
+
+def _check_event(e: Any, where_: str) -> None:
+    _check(e, _EVENT, where_)
+    fields = _DATA.get(e["kind"])
+    if fields is None:
+        raise ValueError(f"{where_}.kind {_shown(e['kind'])} is not a kind of event fxcheck writes")
+    if e.get("data"):
+        _check_fields(e["data"], fields, f"{where_}.data")
+        _check_values(e["data"], f"{where_}.data", 0)
 
 
 def _check_fields(values: dict[str, Any] | None, fields: dict[str, tuple[frozenset[type], ev.Of | None]],
@@ -265,14 +330,19 @@ def _trace(doc: dict[str, Any]) -> Trace:
 
 # -- building ---------------------------------------------------------------------------------
 
-def _references(e: Event) -> Iterator[str]:
-    """Keys of the objects an event involves."""
-    data = e.data
-    keys = [e.obj, data.get("optimizer"), *(data.get("optimizers") or ())]
-    for name in ("touched", "cleared"):
-        if isinstance(data.get(name), dict):
-            keys.extend(data[name])
-    return (k for k in keys if isinstance(k, str) and "#" in k)
+def _referenced(events: list[Event]) -> list[str]:
+    """Keys of the objects the events involve, in the order of their first use."""
+    keys: dict[Any, None] = {}
+    for e in events:
+        keys[e.obj] = None
+        data = e.data
+        if data:  # most events name only their own object
+            keys[data.get("optimizer")] = None
+            keys.update(dict.fromkeys(data.get("optimizers") or ()))
+            for name in ("touched", "cleared"):
+                if type(data.get(name)) is dict:
+                    keys.update(dict.fromkeys(data[name]))
+    return [k for k in keys if isinstance(k, str) and "#" in k]
 
 
 def step_boundary(e: dict[str, Any]) -> str | None:
@@ -284,10 +354,20 @@ HAND = "hand-update"  # the step counter of a model updated by hand (no optimize
 
 
 def build(trace: Trace) -> nx.DiGraph:
+    """The graph of a trace, with every event's coordinates and the loop model replayed from it."""
+    with gc_paused():
+        return _build(trace)
+
+
+def _build(trace: Trace) -> nx.DiGraph:
     g = nx.DiGraph(meta=trace.meta)
     for o in trace.objects:
         g.add_node(o.key, node="object", type=o.type, cls=o.cls, file=o.site.file, line=o.site.line,
                    function=o.site.function, attrs=o.attrs)
+    for key in _referenced(trace.events):
+        if key not in g:  # used but never seen created: known by its key alone
+            g.add_node(key, node="object", type=key.split("#")[0], cls="?", file=None, line=None, function=None,
+                       attrs={})
     model = loop.replay(trace.events)  # the loop model the cut acted on, rebuilt from the same events
     g.graph["loop"] = model
     starts = {epoch.seq: epoch.index for epoch in model.epochs}
@@ -299,7 +379,6 @@ def build(trace: Trace) -> nx.DiGraph:
     epoch = None if not model.epochs else 0 if model.epochs[0].seq > 0 else 1
     batch: int | None = None
     steps_done: dict[str, int] = {}
-    prev = None
     for e in trace.events:
         if e.seq in starts:
             epoch, batch = starts[e.seq], None
@@ -309,7 +388,6 @@ def build(trace: Trace) -> nx.DiGraph:
                 batch = e.data.get("index")
         about = e.data.get("optimizer") or (e.obj if e.obj and e.obj.startswith(ev.OPTIMIZER) else None)
         about = about or primary_opt
-        node = f"e{e.seq}"
         attrs = {
             "node": "event", "seq": e.seq, "kind": e.kind, "obj": e.obj, "data": e.data,
             "file": e.site.file, "line": e.site.line, "function": e.site.function,
@@ -318,16 +396,7 @@ def build(trace: Trace) -> nx.DiGraph:
         if e.kind == ev.LOADER_PASS:
             p = model.pass_at(e.seq)
             attrs["role"] = p.role if p is not None else None
-        g.add_node(node, **attrs)
         ordered.append(attrs)
-        if prev is not None:
-            g.add_edge(prev, node, rel="next")
-        prev = node
-        for key in set(_references(e)):
-            if key not in g:
-                g.add_node(key, node="object", type=key.split("#")[0], cls="?", file=None, line=None,
-                           function=None, attrs={})
-            g.add_edge(key, node, rel="involves")
         ended = step_boundary(attrs) or (HAND if e.kind == ev.HAND_UPDATE else None)
         if ended:
             steps_done[ended] = steps_done.get(ended, 0) + 1

@@ -143,3 +143,22 @@ def test_a_trace_out_of_order_or_of_unknown_kinds_is_damaged(real):
         real, lambda doc: doc["objects"][opt]["attrs"].update(params=2.5))
     assert "meta.limits is a list, not an object" in _damaged(real, lambda doc: doc["meta"].update(limits=[1]))
     assert "meta.rank is true, not a whole number" in _damaged(real, lambda doc: doc["meta"].update(rank=True))
+
+
+def test_damage_in_an_event_shaped_like_the_ones_before_it_is_found(real):
+    """A long trace's events are checked whole once per shape (keys and value types); the damages that keep
+    the shape (an item of a count, nesting inside a list, a number out of range) are found in the last one."""
+    last = max(i for i, e in enumerate(real["events"]) if e["kind"] == "backward")
+    assert sum(e["kind"] == "backward" for e in real["events"]) >= 3
+    assert f"events[{last}].data.touched.optimizer#1 is \"3\", not a whole number" in _damaged(
+        real, lambda doc: doc["events"][last]["data"]["touched"].update({"optimizer#1": "3"}))
+
+    def nest(doc):
+        doc["events"][last]["data"]["touched"] = {}
+        for e in doc["events"]:  # an unread field, a list in every backward: only the last one nests too deep
+            if e["kind"] == "backward":
+                e["data"]["notes"] = [1]
+        doc["events"][last]["data"]["notes"] = [[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]
+    assert f"events[{last}].data.notes" in _damaged(real, nest) and "nested more than 24 levels" in _damaged(real, nest)
+    assert f"events[{last}].data.touched.optimizer#1 is a number of 20 digits" in _damaged(
+        real, lambda doc: doc["events"][last]["data"]["touched"].update({"optimizer#1": 10**19}))

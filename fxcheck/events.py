@@ -122,7 +122,7 @@ ATTRS: dict[str, dict[str, Any]] = {
 }
 # What a run's meta says about it, read by the reports and by a distributed run's merge.
 META = {"script": NAME, "module": NAME, "args": Of(list, str), "cwd": NAME, "fxcheck": NAME, "torch": NAME,
-        "python": NAME, "status": NAME, "reason": NAME, "seconds": (*NUMBER, type(None)), "limits": dict,
+        "python": NAME, "tracer": NAME, "status": NAME, "reason": NAME, "seconds": (*NUMBER, type(None)), "limits": dict,
         "loops": Of(list, dict), "rank": int, "ranks": int, "process_group": bool}
 
 # Tracked object types.

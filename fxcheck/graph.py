@@ -464,6 +464,7 @@ class Cycle:
     index: int  # 1-based step number this cycle ends with
     events: list[dict[str, Any]]  # from after the previous step to the step (inclusive)
     end: dict[str, Any] | None  # the event that ended the cycle; None for the trailing, unfinished one
+    _touching: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def step_event(self) -> dict[str, Any] | None:
@@ -472,7 +473,12 @@ class Cycle:
 
     def touching(self, kind: str) -> list[dict[str, Any]]:
         """Events of a kind that touched this optimizer's gradients (backward, clip, clear)."""
-        return [e for e in self.events if e["kind"] == kind and involves(e, self.optimizer)]
+        if self._touching is None:  # asked for several kinds by several rules: sorted out once
+            self._touching = {}
+            for e in self.events:
+                if involves(e, self.optimizer):
+                    self._touching.setdefault(e["kind"], []).append(e)
+        return list(self._touching.get(kind, ()))
 
 
 def involves(e: dict[str, Any], opt: str) -> bool:

@@ -83,11 +83,6 @@ class Phase:
         return self.forwards[-1]
 
 
-def _get(e: Any, name: str) -> Any:
-    """Field of an Event or of a graph node dict."""
-    return e[name] if isinstance(e, dict) else getattr(e, name)
-
-
 def _site(e: Any) -> tuple[Any, Any]:
     if isinstance(e, dict):
         return e.get("file"), e.get("line")
@@ -176,8 +171,10 @@ class LoopModel:
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, e: Any) -> None:
-        kind, seq, obj = _get(e, "kind"), _get(e, "seq"), _get(e, "obj")
-        data = _get(e, "data")
+        if isinstance(e, dict):  # a graph's event, or an Event as capture records it
+            kind, seq, obj, data = e["kind"], e["seq"], e["obj"], e["data"]
+        else:
+            kind, seq, obj, data = e.kind, e.seq, e.obj, e.data
         if kind == ev.OBJECT_CREATED and isinstance(obj, str) and obj.startswith(ev.LOADER):
             file, line = _site(e)
             self._lineage[obj] = f"{file}:{line}" if file else obj

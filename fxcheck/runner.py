@@ -278,6 +278,7 @@ def _outcome(path: str, args: list[str], limits: Limits, capture: Capture, cwd: 
         status, reason = "stopped", f"fxcheck stopped the run: {rec.stop_reason}"
     meta = {
         "fxcheck": __version__, "torch": torch.__version__, "python": sys.version.split()[0],
+        "tracer": capture.tracer_choice,
         "script": path, "args": list(args), "cwd": cwd,
         "limits": {"steps": limits.steps, "epochs": limits.epochs, "val_steps": limits.val_steps, "graph": limits.graph},
         "status": status, "reason": reason, "seconds": round(seconds, 3),

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import SAMPLES, SCRIPTS
 
 
@@ -70,3 +72,69 @@ def test_a_tracer_the_script_installs_keeps_working_chained_with_fxcheck(trace_c
     assert run.report["observed"]["epochs"] >= 2
     loops = json.loads((tmp_path / "t.json").read_text())["meta"]["loops"]
     assert any(loop["iterations"] >= steps for loop in loops), loops  # fxcheck's tracer still counts loop heads
+
+
+def _newer_python():
+    """A Python 3.12+ on this machine (it need not have torch: the tracer needs only the standard library)."""
+    import glob
+    import shutil
+
+    found = [shutil.which(f"python3.{minor}") for minor in range(12, 16)]
+    found += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3")))
+    for exe in filter(None, found):
+        probe = subprocess.run([exe, "-c", "import sys; print(hasattr(sys, 'monitoring'))"], capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return exe
+    return None
+
+
+def _backends(python):
+    from fxcheck.capture import looptracer
+
+    run = subprocess.run([python, str(SCRIPTS / "tracer_backends.py"), looptracer.__file__,
+                          str(SCRIPTS / "tracer_program.py")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def _expected_hits():
+    """Loop heads by their comment, with the counts the program implies: a loop head runs once per
+    iteration and once more to end the loop, and not while the tracer is paused (steps 1 and 2 of each
+    epoch, the batch loop's head for step 3 included: it runs before the resume)."""
+    lines = {text.split("# ")[-1].split(":")[0]: i
+             for i, text in enumerate((SCRIPTS / "tracer_program.py").read_text().splitlines(), 1) if "# " in text}
+    training = sorted([[lines["epoch loop"], 4], [lines["batch loop"], 3 * 3], [lines["profiled loop"], 3]])
+    return sorted([[lines["data preparation"], 6], *training]), training
+
+
+def _edits():
+    grad, state = (next(i for i, text in enumerate((SCRIPTS / "tracer_program.py").read_text().splitlines(), 1)
+                        if text.strip().startswith(start)) for start in ("p.grad = None", "p.state.clear()"))
+    seen = [[str(SCRIPTS / "tracer_program.py"), grad], [str(SCRIPTS / "tracer_program.py"), state]]
+    return [seen if step in (0, 3) else [None, None] for _ in range(3) for step in range(4)]
+
+
+def test_the_settrace_tracer_counts_loop_heads_and_hand_edits_outside_its_pauses():
+    seen = _backends(sys.executable)
+    if sys.version_info < (3, 12):
+        assert seen["choice"] == f"sys.settrace (sys.monitoring needs Python 3.12 or newer; this is {seen['python']})"
+    everything, training = _expected_hits()
+    assert seen["settrace"]["loop_hits"] == everything and seen["settrace"]["training_loop_hits"] == training
+    assert seen["settrace"]["edits"] == _edits()
+    assert seen["settrace"]["profiler_calls"] == 2 and seen["settrace"]["trace_after_stop"]
+
+
+def test_the_sys_monitoring_tracer_sees_what_the_settrace_one_sees():
+    """Python 3.12+: the sys.monitoring backend is the one chosen, counts the same loop heads and pins the
+    same hand edits as sys.settrace on the same program, leaves the program's own tracer alone, and gives
+    its tool id back when it stops."""
+    python = _newer_python()
+    if python is None:
+        pytest.skip("no Python 3.12 or newer on this machine")
+    seen = _backends(python)
+    assert seen["choice"] == "sys.monitoring"
+    everything, training = _expected_hits()
+    assert seen["monitoring"]["loop_hits"] == everything and seen["monitoring"]["training_loop_hits"] == training
+    assert seen["monitoring"]["edits"] == _edits() == seen["settrace"]["edits"]
+    assert seen["monitoring"]["profiler_calls"] == 2 and seen["monitoring"]["tool_free_after_stop"]
+    assert seen["monitoring"]["trace_after_stop"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fxcheck.capture.hooks import Hooks
-from fxcheck.capture.looptracer import LoopTracer
+from fxcheck.capture import looptracer
 from fxcheck.capture.recorder import Limits, Recorder, StopRun
 
 __all__ = ["Capture", "Limits", "StopRun"]
@@ -13,7 +13,7 @@ class Capture:
     """Installs the loop tracer and the torch hooks for one run, and takes them away again."""
 
     def __init__(self, user_roots: list[str], limits: Limits) -> None:
-        self.tracer = LoopTracer(user_roots)
+        self.tracer, self.tracer_choice = looptracer.make(user_roots)  # which backend, and why
         self.recorder = Recorder(limits, self.tracer.is_user_file)
         self.hooks = Hooks(self.recorder, self.tracer)
 

@@ -224,3 +224,102 @@ def _chain(mine: TraceFn, theirs: TraceFn) -> TraceFn:
         return chained
 
     return chained
+
+
+class MonitoringLoopTracer(LoopTracer):
+    """The same tracer on sys.monitoring (Python 3.12+): a line event only where a marked line of the
+    user's files runs. Each code object is looked at once, on its first call; in a user's file it gets
+    line events, and each line that is not a loop head or a hand edit is switched off the first time it
+    runs. No frame of any other file, and no other line, costs anything after that, so the tracer
+    needs no windows. It is independent of sys.settrace: coverage, profilers and debuggers the program
+    installs see what they would see without fxcheck."""
+
+    def __init__(self, user_roots: list[str], tool: int) -> None:
+        super().__init__(user_roots)
+        self._tool = tool
+        self._codes: dict[Any, tuple[str, Callable[[int], int | None]]] = {}  # user code -> its file and marks
+        self._marks: dict[str, Callable[[int], int | None]] = {}
+
+    def _make_local(self, filename: str, marks: dict[int, int]) -> TraceFn:
+        self._marks[filename] = marks.get
+        return super()._make_local(filename, marks)
+
+    def _watch(self, code: Any) -> None:
+        filename = code.co_filename
+        mine = self._file_tracer[filename] if filename in self._file_tracer else self._decide(filename)
+        if mine is not None and code not in self._codes:
+            self._codes[code] = (filename, self._marks[filename])
+            sys.monitoring.set_local_events(self._tool, code, sys.monitoring.events.LINE)
+
+    def _started(self, code: Any, offset: int) -> Any:
+        self._watch(code)
+        return sys.monitoring.DISABLE  # one look per code object
+
+    def _line(self, code: Any, line: int) -> Any:
+        filename, get = self._codes.get(code, (None, _NO_MARKS))
+        mark = get(line)
+        if mark is None:
+            return sys.monitoring.DISABLE  # never a loop head or an edit: this line is not watched again
+        if self._paused or threading.get_ident() != self._thread:
+            return None
+        if mark == LOOP_HEAD:
+            self.loop_hits[(filename, line)] += 1
+            if self.training[0]:
+                self.training_loop_hits[(filename, line)] += 1
+        else:
+            self.last_edit[mark] = (filename, line)
+        return None
+
+    def start(self) -> None:
+        mon = sys.monitoring
+        self._thread = threading.get_ident()
+        mon.use_tool_id(self._tool, "fxcheck")
+        mon.register_callback(self._tool, mon.events.PY_START, self._started)
+        mon.register_callback(self._tool, mon.events.LINE, self._line)
+        mon.set_events(self._tool, mon.events.PY_START)
+        frame: Any = sys._getframe(1)
+        while frame is not None:  # the user's frames already running (the script's module, when started in it)
+            self._watch(frame.f_code)
+            frame = frame.f_back
+        self._installed = True
+
+    def stop(self) -> None:
+        if not self._installed:
+            return
+        mon = sys.monitoring
+        mon.set_events(self._tool, 0)
+        for code in self._codes:
+            mon.set_local_events(self._tool, code, 0)
+        mon.register_callback(self._tool, mon.events.PY_START, None)
+        mon.register_callback(self._tool, mon.events.LINE, None)
+        mon.free_tool_id(self._tool)
+        self._installed = False
+        self._paused = False
+
+    # the windows of the settrace tracer: counting stops and starts as there, so both backends see the same
+    def pause(self) -> None:
+        if self._installed:
+            self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+
+_NO_MARKS: Callable[[int], int | None] = {}.get
+SETTRACE, MONITORING = "sys.settrace", "sys.monitoring"
+_FREE_TOOLS = (4, 3)  # sys.monitoring's ids that no standard tool claims (0 debugger, 1 coverage, 2 profiler, 5 optimizer)
+
+
+def make(user_roots: list[str]) -> tuple[LoopTracer, str]:
+    """The loop tracer for this interpreter (the one place it is chosen), and what to say of the choice:
+    sys.monitoring where Python has it and a tool id is free, else sys.settrace with the reason."""
+    if os.environ.get("FXCHECK_TRACER") == SETTRACE:
+        return LoopTracer(user_roots), f"{SETTRACE} (FXCHECK_TRACER={SETTRACE})"
+    mon = getattr(sys, "monitoring", None)
+    if mon is None:
+        return LoopTracer(user_roots), (f"{SETTRACE} ({MONITORING} needs Python 3.12 or newer; this is "
+                                        f"{sys.version.split()[0]})")
+    free = next((t for t in _FREE_TOOLS if mon.get_tool(t) is None), None)
+    if free is None:
+        return LoopTracer(user_roots), f"{SETTRACE} (every {MONITORING} tool id fxcheck could use is taken)"
+    return MonitoringLoopTracer(user_roots, free), MONITORING

@@ -44,6 +44,8 @@ def render(report: Report, console: Console) -> None:
         shown = ", ".join(f"{lp['file']}:{lp['line']} ×{lp['iterations']}" for lp in loops[:6])
         console.print(f"Loop heads run once training began (the line tracer runs at each epoch's start and end): {shown}",
                       highlight=False, markup=False)
+    if meta.get("tracer"):
+        console.print(f"Line tracer: {meta['tracer']}", highlight=False, markup=False)
 
     for category, checks in sections(report.checks):
         table = Table(title=category, title_justify="left", title_style="bold", expand=False, show_lines=False)

@@ -17,7 +17,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "fxcheck": meta.get("fxcheck"),
         "script": meta.get("script"),
         "run": {"status": meta.get("status"), "reason": meta.get("reason"), "seconds": meta.get("seconds"),
-                "limits": meta.get("limits"), "torch": meta.get("torch")},
+                "limits": meta.get("limits"), "torch": meta.get("torch"), "tracer": meta.get("tracer")},
         "observed": report.observed,
         "model": {"modes": model_modes(report.graph), "graphs": model_graphs(report.graph),
                   "captured": [dict(e["data"], model=e["obj"], file=e["file"], line=e["line"])

@@ -106,6 +106,9 @@ def _leaked_epoch_tails(g: nx.DiGraph) -> tuple[list[tuple[str, Cycle, dict[str,
     leaks, judged = [], set()
     for opt in stepped_optimizers(g):
         for c in _complete(cycles(g, opt)):
+            began = c.events[0]["epoch"]
+            if began is not None and c.end["epoch"] is not None and began >= c.end["epoch"]:
+                continue  # the cycle lies within one epoch (coordinates never go back): no tail in it
             backwards = c.touching(ev.BACKWARD)
             if not backwards or c.end is None or c.end["epoch"] is None or backwards[0]["epoch"] >= c.end["epoch"]:
                 continue

@@ -88,11 +88,12 @@ def _newer_python():
     return None
 
 
-def _backends(python):
+def _backends(python, **env):
     from fxcheck.capture import looptracer
 
     run = subprocess.run([python, str(SCRIPTS / "tracer_backends.py"), looptracer.__file__,
-                          str(SCRIPTS / "tracer_program.py")], capture_output=True, text=True, timeout=120)
+                          str(SCRIPTS / "tracer_program.py")], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, **env))
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -138,3 +139,12 @@ def test_the_sys_monitoring_tracer_sees_what_the_settrace_one_sees():
     assert seen["monitoring"]["edits"] == _edits() == seen["settrace"]["edits"]
     assert seen["monitoring"]["profiler_calls"] == 2 and seen["monitoring"]["tool_free_after_stop"]
     assert seen["monitoring"]["trace_after_stop"]
+    assert _backends(python, FXCHECK_TRACER="sys.settrace")["choice"] == "sys.settrace (FXCHECK_TRACER=sys.settrace)"
+
+
+def test_the_report_says_which_line_tracer_ran(trace_cli):
+    run = trace_cli(SAMPLES / "clean_grad_none.py", "--steps", "4")
+    assert run.code == 0, run.stderr
+    expected = "sys.monitoring" if sys.version_info >= (3, 12) else \
+        f"sys.settrace (sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]})"
+    assert run.report["run"]["tracer"] == expected and f"Line tracer: {expected}" in run.stdout

@@ -168,7 +168,12 @@ def _break_reasons(before: dict[str, int]) -> list[str]:
 
 
 class _Quiet:
-    """Dynamo's warnings (graph breaks, fallbacks) belong in the report, not on the script's stderr."""
+    """Dynamo's warnings (graph breaks, fallbacks) belong in the report, not on the script's stderr.
+
+    With its logs silenced, Dynamo still works out, for each line it traces, the qualified name of the
+    function around it, for a debug log line that is never shown: it tokenizes every source file it
+    traces through to do so (torch's own modules, thousands of lines each), a quarter of a second of
+    a small model's capture. That lookup answers "unknown" while the logs are off."""
 
     NAMES = ("torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes")
 
@@ -176,10 +181,23 @@ class _Quiet:
         self._levels = [(lg, lg.level) for lg in map(logging.getLogger, self.NAMES)]
         for lg, _ in self._levels:
             lg.setLevel(logging.CRITICAL + 1)
+        from torch._dynamo import symbolic_convert
+
+        self._funcname = getattr(symbolic_convert, "get_funcname", None)
+        if self._funcname is not None:
+            symbolic_convert.get_funcname = _no_funcname
 
     def __exit__(self, *exc: Any) -> None:
         for lg, level in self._levels:
             lg.setLevel(level)
+        if self._funcname is not None:
+            from torch._dynamo import symbolic_convert
+
+            symbolic_convert.get_funcname = self._funcname
+
+
+def _no_funcname(filename: str, lineno: int) -> None:
+    return None
 
 
 def _script_backend(inner: Any, on_graph: Callable[[Any, Any], None]) -> Callable[..., Any]:

@@ -444,16 +444,17 @@ def check(
     """Re-run the rules on a saved trace (no code is executed)."""
     outputs = _outputs([str(trace_file)], json=json_path, sarif=sarif_path)
     json_path, sarif_path = outputs["json"], outputs["sarif"]
-    try:
-        saved = graph.load(trace_file)
-    except graph.TraceFormatError as exc:
-        raise _fail(str(exc)) from None
-    with _reading(trace_file):
-        if isinstance(saved, graph.Ranked):
-            code = _finish_ranks(saved, json_path, quiet, sarif_path)
-        else:
-            g = graph.build(saved)
-            code = _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path)
+    with graph.gc_paused():  # one pause over reading, building and judging, not a collection between each
+        try:
+            saved = graph.load(trace_file)
+        except graph.TraceFormatError as exc:
+            raise _fail(str(exc)) from None
+        with _reading(trace_file):
+            if isinstance(saved, graph.Ranked):
+                code = _finish_ranks(saved, json_path, quiet, sarif_path)
+            else:
+                g = graph.build(saved)
+                code = _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path)
     raise typer.Exit(code)
 
 
@@ -482,10 +483,11 @@ def diff(
     from fxcheck import diff as trace_diff
     from fxcheck.report import diff as diff_report
 
-    a, b = _rank_graph(first, rank), _rank_graph(second, rank)
-    with _reading(first, second):
-        result = trace_diff.compare(a, b)
-        shown = _rendered(diff_report.render, result, a, b, (str(first), str(second)))
+    with graph.gc_paused():
+        a, b = _rank_graph(first, rank), _rank_graph(second, rank)
+        with _reading(first, second):
+            result = trace_diff.compare(a, b)
+            shown = _rendered(diff_report.render, result, a, b, (str(first), str(second)))
     _show(shown)
     raise typer.Exit(EXIT_FINDINGS if result.status_changes else EXIT_OK)
 
@@ -502,9 +504,10 @@ def show(
     from fxcheck.report import html, timeline
 
     html_path = _outputs([str(trace_file)], html=html_path)["html"]
-    g = _rank_graph(trace_file, rank)
-    with _reading(trace_file):
-        tl = timeline.build(g, rules.run_all(g))
+    with graph.gc_paused():
+        g = _rank_graph(trace_file, rank)
+        with _reading(trace_file):
+            tl = timeline.build(g, rules.run_all(g))
     if cycle is not None and not 1 <= cycle <= tl.count:
         raise _fail(f"--cycle {cycle}: this trace has cycles 1-{tl.count}" if tl.count
                     else f"--cycle {cycle}: this trace has no optimizer cycle")
@@ -566,9 +569,11 @@ def main() -> None:
 
 
 def _on_the_way_out() -> None:
-    """The process ends after this. Its garbage in reference cycles is collected now, once; what is
-    left alive (the script's objects, torch's, and the thousands of modules Dynamo imports) is then
-    kept out of the cycle collections Python runs while it shuts down, which take over half a second
-    with Dynamo loaded. Reference counting still frees it all and every atexit handler still runs."""
-    gc.collect()
+    """The process ends after this. Where a script ran, its garbage in reference cycles is collected
+    now, once; what is left alive (the script's objects, torch's, the thousands of modules Dynamo
+    imports, a long trace's events) is then kept out of the cycle collections Python runs while it
+    shuts down, which take over half a second with Dynamo loaded. Reference counting still frees it
+    all and every atexit handler still runs."""
+    if "fxcheck.capture" in sys.modules:  # the capture ran a script in this process
+        gc.collect()
     gc.freeze()

@@ -160,11 +160,6 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "kind": self.kind, "obj": self.obj, "data": self.data, **asdict(self.site)}
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Event":
-        site = Site(d.get("file"), d.get("line"), d.get("function"))
-        return cls(int(d["seq"]), str(d["kind"]), site, d.get("obj"), dict(d.get("data") or {}))
-
 
 @dataclass(frozen=True)
 class TrackedObject:

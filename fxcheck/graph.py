@@ -14,13 +14,13 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import networkx as nx
 
 from fxcheck import events as ev
 from fxcheck import loop
-from fxcheck.events import Event, TrackedObject
+from fxcheck.events import Event, Site, TrackedObject
 from fxcheck.loop import is_step
 
 FORMAT = "fxcheck-trace"
@@ -321,10 +321,18 @@ def _name_the_damage(value: Any, where_: str, depth: int) -> None:
 
 
 def _trace(doc: dict[str, Any]) -> Trace:
+    sites: dict[tuple[Any, Any, Any], Site] = {}  # a long run's events happen at a few dozen places
+    events = []
+    for e in doc.get("events") or []:
+        where_ = (e.get("file"), e.get("line"), e.get("function"))
+        site = sites.get(where_)
+        if site is None:
+            site = sites[where_] = Site(*where_)
+        events.append(Event(e["seq"], e["kind"], site, e.get("obj"), e.get("data") or {}))  # the parsed data, not a copy
     return Trace(
         meta=dict(doc.get("meta") or {}),
         objects=[TrackedObject.from_json(o) for o in doc.get("objects") or []],
-        events=[Event.from_json(e) for e in doc.get("events") or []],
+        events=events,
     )
 
 
@@ -379,28 +387,32 @@ def _build(trace: Trace) -> nx.DiGraph:
     epoch = None if not model.epochs else 0 if model.epochs[0].seq > 0 else 1
     batch: int | None = None
     steps_done: dict[str, int] = {}
+    boundaries: list[str | None] = []  # the optimizer each event ends the cycle of (step_boundary)
     for e in trace.events:
-        if e.seq in starts:
-            epoch, batch = starts[e.seq], None
-        if e.kind == ev.LOADER_BATCH:
-            p = model.latest_pass_of(e.obj, e.seq)
+        seq, kind, obj, data, site = e.seq, e.kind, e.obj, e.data, e.site
+        if seq in starts:
+            epoch, batch = starts[seq], None
+        if kind == ev.LOADER_BATCH:
+            p = model.latest_pass_of(obj, seq)
             if p is not None and p.role == loop.TRAIN:
-                batch = e.data.get("index")
-        about = e.data.get("optimizer") or (e.obj if e.obj and e.obj.startswith(ev.OPTIMIZER) else None)
-        about = about or primary_opt
+                batch = data.get("index")
+        about = data.get("optimizer") or (obj if obj and obj.startswith(ev.OPTIMIZER) else None) or primary_opt
         attrs = {
-            "node": "event", "seq": e.seq, "kind": e.kind, "obj": e.obj, "data": e.data,
-            "file": e.site.file, "line": e.site.line, "function": e.site.function,
+            "node": "event", "seq": seq, "kind": kind, "obj": obj, "data": data,
+            "file": site.file, "line": site.line, "function": site.function,
             "epoch": epoch, "batch": batch, "step": steps_done.get(about, 0) + 1 if about else None,
         }
-        if e.kind == ev.LOADER_PASS:
-            p = model.pass_at(e.seq)
+        if kind == ev.LOADER_PASS:
+            p = model.pass_at(seq)
             attrs["role"] = p.role if p is not None else None
         ordered.append(attrs)
-        ended = step_boundary(attrs) or (HAND if e.kind == ev.HAND_UPDATE else None)
+        boundary = is_step(kind, obj, data)
+        boundaries.append(boundary)
+        ended = boundary or (HAND if kind == ev.HAND_UPDATE else None)
         if ended:
             steps_done[ended] = steps_done.get(ended, 0) + 1
     g.graph["events"] = ordered
+    g.graph["_memo"] = {"boundaries": boundaries}
     g.graph["phases"] = model.phases(ordered)
     for phase in g.graph["phases"]:
         if phase.loader_pass is not None:
@@ -420,7 +432,7 @@ def events(g: nx.DiGraph, *kinds: str) -> list[dict[str, Any]]:
     ordered = g.graph["events"]
     if not kinds:
         return ordered
-    by_kind = _memo(g, "by_kind", lambda: _by_kind(ordered))
+    by_kind = memo(g, "by_kind", lambda: _by_kind(ordered))
     if len(kinds) == 1:
         return list(by_kind.get(kinds[0], ()))
     return [e for e in ordered if e["kind"] in kinds]
@@ -433,18 +445,19 @@ def _by_kind(ordered: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return index
 
 
-def _memo(g: nx.DiGraph, name: str, compute: Callable[[], Any]) -> Any:
+def memo(g: nx.DiGraph, name: Hashable, compute: Callable[[], Any]) -> Any:
     """A query's answer computed once per built graph (a graph is not changed once built): the rules ask
-    for the same cycles many times, and a long run has hundreds of thousands of events."""
-    memo = g.graph.setdefault("_memo", {})
-    if name not in memo:
-        memo[name] = compute()
-    return memo[name]
+    for the same cycles many times, and a long run has hundreds of thousands of events. The answer is
+    shared: read it, never change it."""
+    answers = g.graph.setdefault("_memo", {})
+    if name not in answers:
+        answers[name] = compute()
+    return answers[name]
 
 
 def _boundaries(g: nx.DiGraph) -> list[str | None]:
     """The optimizer each event ends the cycle of (step_boundary), event by event."""
-    return _memo(g, "boundaries", lambda: [step_boundary(e) for e in g.graph["events"]])
+    return memo(g, "boundaries", lambda: [step_boundary(e) for e in g.graph["events"]])
 
 
 def objects(g: nx.DiGraph, type_: str) -> list[dict[str, Any]]:
@@ -492,7 +505,7 @@ def involves(e: dict[str, Any], opt: str) -> bool:
 
 def cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
     """The optimizer's cycles in order; the last one is unfinished if the run went on after its last step."""
-    return list(_memo(g, ("cycles", opt), lambda: _cycles(g, opt)))
+    return list(memo(g, ("cycles", opt), lambda: _cycles(g, opt)))
 
 
 def _cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
@@ -510,7 +523,7 @@ def _cycles(g: nx.DiGraph, opt: str) -> list[Cycle]:
 
 def stepped_optimizers(g: nx.DiGraph) -> list[str]:
     """Optimizers that stepped (or had a step skipped by the scaler), in order of their first step."""
-    return list(_memo(g, "stepped", lambda: list(dict.fromkeys(k for k in _boundaries(g) if k))))
+    return list(memo(g, "stepped", lambda: list(dict.fromkeys(k for k in _boundaries(g) if k))))
 
 
 def unfed_optimizers(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:

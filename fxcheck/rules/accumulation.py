@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import accumulation, cycles, events, involves, stepped_optimizers, training_passes, where
+from fxcheck.graph import accumulation, cycles, events, involves, memo, stepped_optimizers, training_passes, where
 from fxcheck.loop import micro_batches
 from fxcheck.rules import Check, Occurrences, Rule, rule
 
@@ -19,14 +19,16 @@ def accumulation_cycles(g: nx.DiGraph, opt: str) -> list[tuple[Any, list[dict[st
     Several backward calls from different lines in one cycle are several losses of one batch (a GAN's
     real and fake terms), not accumulation.
     """
-    out = []
-    for c in cycles(g, opt):
-        if c.end is None:
-            continue
-        backwards = micro_batches(c.touching(ev.BACKWARD))
-        if len(backwards) > 1 and len({(e["file"], e["line"]) for e in backwards}) == 1:
-            out.append((c, backwards))
-    return out
+    def found() -> list[tuple[Any, list[dict[str, Any]]]]:
+        out = []
+        for c in cycles(g, opt):
+            if c.end is None:
+                continue
+            backwards = micro_batches(c.touching(ev.BACKWARD))
+            if len(backwards) > 1 and len({(e["file"], e["line"]) for e in backwards}) == 1:
+                out.append((c, backwards))
+        return out
+    return memo(g, ("accumulation cycles", opt), found)
 
 
 @rule(

@@ -9,7 +9,7 @@ from typing import Any
 import networkx as nx
 
 from fxcheck import events as ev
-from fxcheck.graph import enabled_scalers, events, objects, training_passes, unfed_optimizers, where
+from fxcheck.graph import enabled_scalers, events, memo, objects, training_passes, unfed_optimizers, where
 from fxcheck.rules import Check, Occurrences, Rule, rule, when
 
 
@@ -18,10 +18,13 @@ def _created(g: nx.DiGraph, key: str) -> dict[str, Any] | None:
 
 
 def _steps_by_optimizer(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
-    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in events(g, ev.OPTIMIZER_STEP):
-        steps[e["obj"]].append(e)
-    return steps
+    """Each optimizer's steps in order (shared by five rules: read it, never change it)."""
+    def by_optimizer() -> dict[str, list[dict[str, Any]]]:
+        steps: dict[str, list[dict[str, Any]]] = {}
+        for e in events(g, ev.OPTIMIZER_STEP):
+            steps.setdefault(e["obj"], []).append(e)
+        return steps
+    return memo(g, "steps by optimizer", by_optimizer)
 
 
 @rule(

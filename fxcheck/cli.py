@@ -398,8 +398,10 @@ def trace(
         if save is not None:
             with _writing("--save", save):
                 graph.save(outcome.trace, save)
-        g = graph.build(outcome.trace)
-        return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
+        gc.collect()  # the script's garbage, as its interpreter would at exit; then fxcheck's judging
+        with _judging():
+            g = graph.build(outcome.trace)
+            return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
 
     try:
         limits = Limits(steps, epochs, val_steps, graph=not no_graph, rank=distributed.current() is not None)
@@ -444,7 +446,7 @@ def check(
     """Re-run the rules on a saved trace (no code is executed)."""
     outputs = _outputs([str(trace_file)], json=json_path, sarif=sarif_path)
     json_path, sarif_path = outputs["json"], outputs["sarif"]
-    with graph.gc_paused():  # one pause over reading, building and judging, not a collection between each
+    with _judging():
         try:
             saved = graph.load(trace_file)
         except graph.TraceFormatError as exc:
@@ -456,6 +458,18 @@ def check(
                 g = graph.build(saved)
                 code = _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _judging() -> Iterator[None]:
+    """Reading, building and judging a trace, with one pause of the cycle collector over all of it (see
+    graph.gc_paused). What it made is then frozen out of later collections: the command ends here,
+    and a long trace's million objects would otherwise be walked once more on the way out."""
+    with graph.gc_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
 
 
 @contextlib.contextmanager
@@ -483,7 +497,7 @@ def diff(
     from fxcheck import diff as trace_diff
     from fxcheck.report import diff as diff_report
 
-    with graph.gc_paused():
+    with _judging():
         a, b = _rank_graph(first, rank), _rank_graph(second, rank)
         with _reading(first, second):
             result = trace_diff.compare(a, b)
@@ -504,7 +518,7 @@ def show(
     from fxcheck.report import html, timeline
 
     html_path = _outputs([str(trace_file)], html=html_path)["html"]
-    with graph.gc_paused():
+    with _judging():
         g = _rank_graph(trace_file, rank)
         with _reading(trace_file):
             tl = timeline.build(g, rules.run_all(g))

@@ -22,8 +22,8 @@ def accumulation_cycles(g: nx.DiGraph, opt: str) -> list[tuple[Any, list[dict[st
     def found() -> list[tuple[Any, list[dict[str, Any]]]]:
         out = []
         for c in cycles(g, opt):
-            if c.end is None:
-                continue
+            if c.end is None or sum(e["kind"] == ev.BACKWARD for e in c.events) < 2:
+                continue  # unfinished, or one backward at most: no accumulation
             backwards = micro_batches(c.touching(ev.BACKWARD))
             if len(backwards) > 1 and len({(e["file"], e["line"]) for e in backwards}) == 1:
                 out.append((c, backwards))

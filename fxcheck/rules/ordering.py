@@ -324,7 +324,7 @@ call with an infinite limit only measures the norm and is never judged.""",
 def clip_after_step(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     judged: set[int] = set()  # clip calls placed against a step: after one, or before the one ending their cycle
-    for opt in stepped_optimizers(g):
+    for opt in stepped_optimizers(g) if events(g, ev.CLIP) else ():  # no clip: no cycle to walk
         for c in cycles(g, opt):
             after_step = c.index > 1  # until its first backward, a cycle follows a step of this optimizer
             for e in c.events:
@@ -398,7 +398,8 @@ def scaler_bypassed(g: nx.DiGraph, r: Rule) -> Check:
     hits = Occurrences(r)
     scalers = enabled_scalers(g)
     scaled_steps = 0
-    for opt in stepped_optimizers(g):
+    scaled = any(e["data"].get("scaled") for e in events(g, ev.BACKWARD))
+    for opt in stepped_optimizers(g) if scaled else ():  # no scaled loss: no cycle to walk
         for c in _complete(cycles(g, opt)):
             if not any(e["data"].get("scaled") for e in c.touching(ev.BACKWARD)):
                 continue

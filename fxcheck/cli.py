@@ -398,10 +398,8 @@ def trace(
         if save is not None:
             with _writing("--save", save):
                 graph.save(outcome.trace, save)
-        gc.collect()  # the script's garbage, as its interpreter would at exit; then fxcheck's judging
-        with _judging():
-            g = graph.build(outcome.trace)
-            return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
+        g = graph.build(outcome.trace)  # the script's garbage is collected on the way out (_on_the_way_out)
+        return _finish(Report(g, rules.run_all(g)), json_path, quiet, sarif_path, outcome.status == "crashed")
 
     try:
         limits = Limits(steps, epochs, val_steps, graph=not no_graph, rank=distributed.current() is not None)

@@ -230,9 +230,10 @@ class MonitoringLoopTracer(LoopTracer):
     """The same tracer on sys.monitoring (Python 3.12+): a line event only where a marked line of the
     user's files runs. Each code object is looked at once, on its first call; in a user's file it gets
     line events, and each line that is not a loop head or a hand edit is switched off the first time it
-    runs. No frame of any other file, and no other line, costs anything after that, so the tracer
-    needs no windows. It is independent of sys.settrace: coverage, profilers and debuggers the program
-    installs see what they would see without fxcheck."""
+    runs. No frame of any other file, and no other line, costs anything after that. It still counts
+    only inside the settrace tracer's windows, so both backends report the same loop heads and edits.
+    It is independent of sys.settrace: coverage, profilers and debuggers the program installs see what
+    they would see without fxcheck."""
 
     def __init__(self, user_roots: list[str], tool: int) -> None:
         super().__init__(user_roots)
